@@ -1,0 +1,31 @@
+"""The flag the service writes on every item, and its label in each language."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from automation.layout import Language
+
+
+class Flag(str, Enum):
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    OVERDUE = "overdue"
+    DONE_ON_TIME = "done_on_time"
+    DONE_LATE = "done_late"
+
+    def label(self, language: Language) -> str:
+        return LABELS[self][language]
+
+    @property
+    def open(self) -> bool:
+        return self in (Flag.ON_TRACK, Flag.AT_RISK, Flag.OVERDUE)
+
+
+LABELS: dict[Flag, dict[Language, str]] = {
+    Flag.ON_TRACK: {"zh": "正常", "en": "On track"},
+    Flag.AT_RISK: {"zh": "有风险", "en": "At risk"},
+    Flag.OVERDUE: {"zh": "已逾期", "en": "Overdue"},
+    Flag.DONE_ON_TIME: {"zh": "按时完成", "en": "Done on time"},
+    Flag.DONE_LATE: {"zh": "逾期完成", "en": "Done late"},
+}
