@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
-from enum import Enum
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from automation.layout import Language
 
 
-class Clock(str, Enum):
+class Clock(StrEnum):
     """How a service level's time is counted."""
 
     CALENDAR_HOURS = "calendar_hours"
@@ -25,7 +25,7 @@ class Clock(str, Enum):
     CALENDAR_DAYS = "calendar_days"
 
 
-class Meaning(str, Enum):
+class Meaning(StrEnum):
     """What a status means to the clock; labels come from Settings."""
 
     NEW = "new"
@@ -144,8 +144,8 @@ class Config:
         for label, meaning in self.statuses.items():
             if "".join(label.split()).casefold() == wanted:
                 return label, meaning
-        label = self.status_aliases.get(wanted)
-        return (label, self.statuses[label]) if label is not None else None
+        alias = self.status_aliases.get(wanted)
+        return (alias, self.statuses[alias]) if alias is not None else None
 
     def status_labels(self) -> str:
         return "、".join(self.statuses)

@@ -154,7 +154,9 @@ def _load_layout(path: Path) -> Layout:
         fields = tuple(FieldSpec(**field) for field in raw["fields"])
         for spec in fields:
             if spec.type not in FIELD_TYPES:
-                raise ValueError(f"{path}: {key}.{spec.key} has unknown type {spec.type}")
+                raise ValueError(
+                    f"{path}: {key}.{spec.key} has unknown type {spec.type}"
+                )
         stages = tuple(StageSpec(**stage) for stage in raw.get("stages", ()))
         tables.append(
             TableSpec(

@@ -69,7 +69,7 @@ class BoundTable:
         return row[index]
 
     def data_rows(self) -> list[tuple[int, list[CellValue]]]:
-        """(1-based sheet row, cells) for every row below the header that has content."""
+        """(1-based sheet row, cells) of every row below the header with content."""
         people = [self.columns[k] for k in self.columns if not self.spec.field(k).owned]
         found = []
         for offset, row in enumerate(self.grid.rows[1:], start=2):
