@@ -2,7 +2,8 @@
 
 Four clocks (`automation.config.Clock`) count time differently: calendar hours and
 calendar days count real time, working hours count only the working periods of a
-`BusinessCalendar`, and working days end at the close of the Nth working day. Paused
+`BusinessCalendar`, working days end at the close of the Nth working day, and calendar
+days at the last second (23:59:59) of the Nth calendar day. Paused
 time (a status such as "waiting for customer") does not count. All arithmetic runs on
 integer microseconds since the epoch, so daylight-saving changes are real time.
 """
@@ -23,6 +24,7 @@ from automation.calendar import (
 )
 from automation.config import Clock
 
+MICROS_PER_SECOND = 1_000_000
 Pause = tuple[datetime, datetime]
 
 # A calendar without any working day for ten years is misconfigured; stop scanning.
@@ -61,7 +63,10 @@ def due_time(
         due = _advance_real(begin, _hours(within), paused)
     elif clock is Clock.CALENDAR_DAYS:
         last_day = calendar.local_date(begin) + timedelta(days=math.ceil(within))
-        due = _advance_real(begin, _midnight_after(calendar, last_day) - begin, paused)
+        # The last second of the day, so the sheet shows 23:59 of that day rather
+        # than 00:00 of the next, which people read as a day early.
+        end = _midnight_after(calendar, last_day) - MICROS_PER_SECOND
+        due = _advance_real(begin, max(end - begin, 0), paused)
     elif clock is Clock.WORKING_HOURS:
         due = _advance_working(calendar, begin, _hours(within), paused)
     else:

@@ -20,12 +20,14 @@ GERMANY = BusinessCalendar(
 )
 
 
-def sh(month: int, day: int, hour: int, minute: int = 0, year: int = 2025) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=SHANGHAI)
+def sh(
+    month: int, day: int, hour: int, minute: int = 0, year: int = 2025, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=SHANGHAI)
 
 
-def be(month: int, day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2025, month, day, hour, minute, tzinfo=BERLIN)
+def be(month: int, day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(2025, month, day, hour, minute, second, tzinfo=BERLIN)
 
 
 def due(start: datetime, within: float, clock: Clock, *pauses: Pause) -> datetime:
@@ -101,10 +103,11 @@ def test_working_hours_cross_a_night_and_a_weekend() -> None:
 def test_calendar_hours_and_days() -> None:
     assert due(sh(6, 13, 17), 24, Clock.CALENDAR_HOURS) == sh(6, 14, 17)
     assert due(sh(9, 30, 22), 2, Clock.CALENDAR_HOURS) == sh(10, 1, 0)
-    assert due(sh(6, 9, 10), 1, Clock.CALENDAR_DAYS) == sh(6, 11, 0)
-    assert due(sh(6, 9, 23, 59), 1, Clock.CALENDAR_DAYS) == sh(6, 11, 0)
-    assert due(sh(6, 9, 10), 0, Clock.CALENDAR_DAYS) == sh(6, 10, 0)
-    assert due(sh(6, 9, 10), 1.5, Clock.CALENDAR_DAYS) == sh(6, 12, 0)
+    # The due is the last second of the Nth day: the sheet shows 23:59.
+    assert due(sh(6, 9, 10), 1, Clock.CALENDAR_DAYS) == sh(6, 10, 23, 59, second=59)
+    assert due(sh(6, 9, 23, 59), 1, Clock.CALENDAR_DAYS) == sh(6, 10, 23, 59, second=59)
+    assert due(sh(6, 9, 10), 0, Clock.CALENDAR_DAYS) == sh(6, 9, 23, 59, second=59)
+    assert due(sh(6, 9, 10), 1.5, Clock.CALENDAR_DAYS) == sh(6, 11, 23, 59, second=59)
 
 
 # Pauses: a status that waits for the customer or for sales, then a resume.
@@ -151,7 +154,9 @@ def test_working_days_pause_moves_by_its_working_hours() -> None:
 
 def test_calendar_days_pause_moves_by_its_real_length() -> None:
     pause = (sh(6, 10, 8), sh(6, 10, 10, 30))
-    assert due(sh(6, 9, 10), 1, Clock.CALENDAR_DAYS, pause) == sh(6, 11, 2, 30)
+    assert due(sh(6, 9, 10), 1, Clock.CALENDAR_DAYS, pause) == sh(
+        6, 11, 2, 29, second=59
+    )
 
 
 @pytest.mark.parametrize(
@@ -213,8 +218,9 @@ def test_calendar_hours_across_dst_are_real_hours() -> None:
 
 def test_calendar_days_end_at_local_midnight_across_dst() -> None:
     result = due_time(GERMANY, be(3, 29, 10), 1, Clock.CALENDAR_DAYS).at
-    assert result == be(3, 31, 0)
-    assert clock_hours(GERMANY, be(3, 29, 10), result, Clock.CALENDAR_HOURS) == 37
+    assert result == be(3, 30, 23, 59, 59)
+    hours = clock_hours(GERMANY, be(3, 29, 10), result, Clock.CALENDAR_HOURS)
+    assert hours == pytest.approx(37 - 1 / 3600)
 
 
 def test_working_hours_keep_wall_clock_across_dst() -> None:
