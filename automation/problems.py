@@ -24,6 +24,11 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "zh": "未填写;应为{expected},例如 {example}",
         "en": "is empty; expected {expected}, for example {example}",
     },
+    # A required free-text column: there is no sensible example to give.
+    "missing-text": {
+        "zh": "未填写;此列必须填写",
+        "en": "is empty; this column must be filled in",
+    },
     "bad-datetime": {
         "zh": "填写的是“{found}”;应为日期和时间,例如 {example}",
         "en": "found “{found}”; expected a date and time, for example {example}",
@@ -46,7 +51,8 @@ MESSAGES: dict[str, dict[Language, str]] = {
     },
     "out-of-range": {
         "zh": "填写的是“{found}”;应在 {min} 到 {max} 之间,例如 {example}",
-        "en": "found “{found}”; expected a value from {min} to {max}, for example {example}",
+        "en": "found “{found}”; expected a value from {min} to {max}, "
+        "for example {example}",
     },
     "negative-number": {
         "zh": "填写的是“{found}”;不能为负数,例如 {example}",
@@ -61,7 +67,8 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "found “{found}”; expected one of: {expected}",
     },
     "unknown-person": {
-        "zh": "填写的是“{found}”;此人不在“人员”表中或已停用,请填写在职人员姓名,例如 {example}",
+        "zh": "填写的是“{found}”;此人不在“人员”表中或已停用,"
+        "请填写在职人员姓名,例如 {example}",
         "en": "found “{found}”; this person is not active in the People tab, "
         "use an active person's name, for example {example}",
     },
@@ -101,6 +108,15 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "missing-column": {
         "zh": "缺少“{expected}”列;运行 automation init 可补上表头",
         "en": "the column “{expected}” is missing; `automation init` adds the header",
+    },
+    "config-bad-value": {
+        "zh": "填写的是“{found}”;应为{expected_zh},例如 {example}",
+        "en": "found “{found}”; expected {expected_en}, for example {example}",
+    },
+    "config-missing-column": {
+        "zh": "缺少“{expected_zh}”列;运行 automation init 可补上表头",
+        "en": "the column “{expected_en}” is missing; "
+        "`automation init` adds the header",
     },
     "unknown-column": {
         "zh": "表头“{found}”无法识别,此列已忽略",
@@ -161,7 +177,9 @@ class Problem:
         if self.field is None:
             return ""
         spec = layout.table(self.table)
-        return spec.field(self.field).label(language) if spec.has_field(self.field) else ""
+        return (
+            spec.field(self.field).label(language) if spec.has_field(self.field) else ""
+        )
 
 
 class _Defaults(dict[str, str]):

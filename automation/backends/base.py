@@ -1,0 +1,79 @@
+"""What every backend offers: read a snapshot, write a plan, lay the tabs out.
+
+The engine sees only this interface, so the same cycle runs on a local workbook or on
+a Google spreadsheet. Values cross it as `automation.model.CellValue`s; datetimes
+are naive wall-clock times of the spreadsheet's own zone, because spreadsheets store
+no zone with a cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Protocol
+
+from automation.layout import Language, Layout
+from automation.model import CellValue, Snapshot, WritePlan, WriteReport
+
+# No drop-down lists: the default of `Backend.init`, read-only so no call can grow it.
+NO_LISTS: Mapping[str, Sequence[str]] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class InitReport:
+    """What `init` changed: tabs it created, header cells and default rows it added.
+
+    `formats_added` counts drop-downs, colour rules and frozen headers it set up.
+    """
+
+    tabs_created: tuple[str, ...] = ()
+    columns_added: int = 0
+    rows_added: int = 0
+    formats_added: int = 0
+
+    @property
+    def changed(self) -> bool:
+        counts = (self.columns_added, self.rows_added, self.formats_added)
+        return bool(self.tabs_created) or any(counts)
+
+
+class Backend(Protocol):
+    """A spreadsheet the service reads and writes, whatever stores it."""
+
+    name: str
+    """Says which spreadsheet this is, for logs and messages; never holds a secret."""
+
+    def read(self) -> Snapshot:
+        """Every tab as plain values, with a version that `write` can check."""
+        ...
+
+    def write(
+        self,
+        snapshot: Snapshot,
+        plan: WritePlan,
+        layout: Layout,
+        language: Language,
+    ) -> WriteReport:
+        """Apply a plan made from `snapshot`; raise `ConflictError` if it is stale."""
+        ...
+
+    def init(
+        self,
+        layout: Layout,
+        defaults: dict[str, list[dict[str, object]]],
+        language: Language,
+        lists: Mapping[str, Sequence[str]] = NO_LISTS,
+    ) -> InitReport:
+        """Create missing tabs, headers, default rows, drop-downs; never delete data."""
+        ...
+
+    def append_rows(
+        self,
+        layout: Layout,
+        language: Language,
+        table_key: str,
+        rows: list[dict[str, CellValue]],
+    ) -> None:
+        """Add rows (field key to value) below the last used row of a tab."""
+        ...

@@ -1,0 +1,1 @@
+"""Timings of the service on large workbooks; run them with `make bench`."""
