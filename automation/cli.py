@@ -24,7 +24,7 @@ from automation.backends.workbook import WorkbookBackend
 from automation.configload import load_config, usable
 from automation.engine import run_cycle
 from automation.errors import AutomationError
-from automation.layout import load_defaults, load_layout
+from automation.layout import Language, load_defaults, load_layout
 from automation.mail.outbox import OutboxTransport
 from automation.service import CycleSummary, Service
 from automation.state import StateStore
@@ -50,8 +50,11 @@ class Paths:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    level = logging.WARNING
+    if args.verbose or args.debug:
+        level = logging.DEBUG if args.debug else logging.INFO
     logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING,
+        level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
@@ -261,10 +264,10 @@ def _zone(service: Service) -> ZoneInfo:
     return config.calendar.time_zone
 
 
-def _default_language(defaults: dict[str, list[dict[str, object]]]) -> str:
+def _default_language(defaults: dict[str, list[dict[str, object]]]) -> Language:
     for row in defaults.get("settings", []):
-        if row.get("key") == "language":
-            return str(row.get("value") or "zh")
+        if row.get("key") == "language" and row.get("value") == "en":
+            return "en"
     return "zh"
 
 

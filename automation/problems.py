@@ -8,8 +8,8 @@ Problems tab; mail lists them to whoever entered the row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
