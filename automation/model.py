@@ -61,6 +61,8 @@ class BoundTable:
     columns: Mapping[str, int]
     unknown_headers: tuple[str, ...]
     missing: tuple[FieldSpec, ...]
+    people_columns: tuple[tuple[str, int], ...] = ()
+    """(key, column) of the fields people type, sorted by key, for fingerprints."""
 
     def value(self, row: Sequence[CellValue], key: str) -> CellValue:
         index = self.columns.get(key)
@@ -70,7 +72,7 @@ class BoundTable:
 
     def data_rows(self) -> list[tuple[int, list[CellValue]]]:
         """(1-based sheet row, cells) of every row below the header with content."""
-        people = [self.columns[k] for k in self.columns if not self.spec.field(k).owned]
+        people = [index for _, index in self.people_columns]
         found = []
         for offset, row in enumerate(self.grid.rows[1:], start=2):
             if any(_filled(row[i]) for i in people if i < len(row)):
@@ -98,7 +100,10 @@ def bind(spec: TableSpec, grid: Grid) -> BoundTable:
         elif found.key not in columns:
             columns[found.key] = index
     missing = tuple(f for f in spec.fields if f.key not in columns)
-    return BoundTable(spec, grid, columns, tuple(unknown), missing)
+    people = tuple(
+        (key, columns[key]) for key in sorted(columns) if not spec.field(key).owned
+    )
+    return BoundTable(spec, grid, columns, tuple(unknown), missing, people)
 
 
 def fingerprint(table: BoundTable, row: Sequence[CellValue]) -> str:
@@ -107,11 +112,11 @@ def fingerprint(table: BoundTable, row: Sequence[CellValue]) -> str:
     A backend compares it at write time: a row whose fingerprint changed was edited
     since it was read, and is left for the next cycle.
     """
-    parts = []
-    for key in sorted(table.columns):
-        if table.spec.field(key).owned:
-            continue
-        parts.append(f"{key}={_canonical(table.value(row, key))}")
+    width = len(row)
+    parts = [
+        f"{key}={_canonical(row[index] if index < width else None)}"
+        for key, index in table.people_columns
+    ]
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).hexdigest()
 
 

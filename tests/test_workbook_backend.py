@@ -10,8 +10,8 @@ from typing import BinaryIO
 import pytest
 from openpyxl import load_workbook
 
-from automation.backends import InitReport, WorkbookBackend
-from automation.errors import ConflictError
+from automation.backends import Backend, InitReport, WorkbookBackend
+from automation.errors import BackendError, ConflictError
 from automation.layout import Layout, load_layout
 from automation.model import (
     CellValue,
@@ -152,6 +152,25 @@ def test_read_keeps_dates_formulas_and_empty_rows_in_place(
 
     assert rows[4] == [] and rows[5] == []
     assert rows[6] == ["O-7", date(2025, 10, 1), Formula("=A7&B7")]
+
+
+def test_the_backend_names_its_file_and_follows_the_interface(
+    backend: WorkbookBackend,
+) -> None:
+    generic: Backend = backend  # mypy checks that WorkbookBackend fits Backend
+
+    assert generic.name == f"workbook {backend.path}"
+
+
+def test_reading_a_missing_or_broken_file_says_what_to_do(tmp_path: Path) -> None:
+    missing = WorkbookBackend(tmp_path / "nowhere.xlsx")
+    broken_path = tmp_path / "broken.xlsx"
+    broken_path.write_bytes(b"not a zip")
+
+    with pytest.raises(BackendError, match="run `automation init`"):
+        missing.read()
+    with pytest.raises(BackendError, match=r"cannot open .* as a workbook"):
+        WorkbookBackend(broken_path).read()
 
 
 # Writing a plan
