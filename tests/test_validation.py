@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time as clock
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -599,3 +598,56 @@ def test_only_data_tabs() -> None:
 
     with pytest.raises(ValueError, match="not a data tab"):
         validate_table(bound, make_config(), NOW)
+
+
+# --- anything at all in every cell ---------------------------------------------------
+
+ZONES = st.sampled_from([UTC, SHANGHAI, ZoneInfo("America/New_York")])
+CELLS: st.SearchStrategy[CellValue] = st.one_of(
+    st.none(),
+    st.text(max_size=30),
+    st.sampled_from(
+        ["2025-03-15 14:00", "2025年3月15日", "是", "张三", "销售一部", "-1"]
+    ),
+    st.integers(),
+    st.floats(),
+    st.floats(min_value=19_000, max_value=81_000),
+    st.booleans(),
+    st.dates(),
+    st.datetimes(),
+    st.datetimes(timezones=ZONES),
+    st.times(),
+)
+
+
+def _rows(table: str) -> st.SearchStrategy[list[list[CellValue]]]:
+    width = len(LAYOUT.table(table).fields)
+    row = st.lists(CELLS, min_size=width, max_size=width)
+    return st.lists(row, min_size=1, max_size=4)
+
+
+@pytest.mark.parametrize("table", ["requests", "orders"])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_anything_in_any_cell_never_raises(table: str, data: st.DataObject) -> None:
+    spec = LAYOUT.table(table)
+    rows = data.draw(_rows(table))
+    bound = bind(spec, Grid(spec.zh, [[f.zh for f in spec.fields], *rows]))
+
+    result = validate_table(bound, make_config(), NOW)
+
+    filled = {number for number, _ in bound.data_rows()}
+    assert {r.row for r in result.records} == filled
+    for problem in result.problems:
+        assert problem.row in filled
+        assert problem.field is not None
+        assert not spec.field(problem.field).owned
+        assert problem.message("zh", LAYOUT)
+        assert problem.message("en", LAYOUT)
+    for record in result.records:
+        with_problem = {p.field for p in result.problems if p.row == record.row}
+        assert record.invalid <= with_problem
+        for key, value in record.values.items():
+            assert (value is None) or key not in record.invalid
+            if isinstance(value, datetime):
+                assert value.tzinfo is SHANGHAI
