@@ -196,8 +196,10 @@ def _check(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     paths = _paths(args)
     service = _service(paths)
-    zone = _zone(service)
-    summary = service.run_once(_now(args.now, zone))
+    try:
+        summary = service.run_once(_now(args.now, _zone(service)))
+    finally:
+        service.close()
     _print_summary(summary, paths)
     return 0 if summary.outcome == "ok" else 1
 
@@ -206,6 +208,8 @@ def _status(args: argparse.Namespace) -> int:
     paths = _paths(args)
     store = StateStore(paths.state)
     last = store.last_run()
+    counts = store.mail_counts()
+    store.close()
     if last is None:
         print("no cycle has run yet")
     else:
@@ -215,7 +219,6 @@ def _status(args: argparse.Namespace) -> int:
             f"{summary.get('rows_read', 0)} rows, {summary.get('overdue', 0)} overdue, "
             f"{summary.get('at_risk', 0)} at risk"
         )
-    counts = store.mail_counts()
     print(f"mail: {counts.get('sent', 0)} sent, {counts.get('pending', 0)} waiting")
     return 0
 
@@ -242,7 +245,11 @@ def _demo(args: argparse.Namespace) -> int:
     for table, rows in data.items():
         backend.append_rows(layout, "zh", table, rows)
 
-    summary = _service(paths).run_once(now)
+    service = _service(paths)
+    try:
+        summary = service.run_once(now)
+    finally:
+        service.close()
     print(f"Demo at {now:%Y-%m-%d %H:%M %Z} ({now.tzinfo}).")
     _print_summary(summary, paths)
     return 0 if summary.outcome == "ok" else 1

@@ -86,6 +86,10 @@ class Service:
         self.transport = transport
         self.layout = layout or load_layout()
 
+    def close(self) -> None:
+        """Release the state database's connections."""
+        self.store.close()
+
     def run_once(self, now: datetime) -> CycleSummary:
         """Run one cycle at `now` (aware) and say what happened."""
         if now.tzinfo is None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import email
 import email.policy
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from openpyxl import load_workbook
 
 from automation.backends.workbook import WorkbookBackend
@@ -41,16 +43,28 @@ GARBAGE: list[CellValue] = [
 ]
 
 
-def make_service(tmp_path: Path) -> tuple[Service, Path]:
+OPEN: list[Service] = []
+
+
+@pytest.fixture(autouse=True)
+def close_services() -> Iterator[None]:
+    """Every service a test opens is closed, so no database connection leaks."""
+    yield
+    while OPEN:
+        OPEN.pop().close()
+
+
+def make_service(tmp_path: Path, state: str | None = None) -> tuple[Service, Path]:
     workbook = tmp_path / "workbook.xlsx"
     backend = WorkbookBackend(workbook)
     defaults = load_defaults()
     backend.init(LAYOUT, defaults, "zh", _lists(defaults))
     service = Service(
         backend,
-        StateStore(tmp_path / "state.sqlite"),
+        StateStore(state or tmp_path / "state.sqlite"),
         OutboxTransport(tmp_path / "outbox"),
     )
+    OPEN.append(service)
     return service, workbook
 
 
@@ -110,9 +124,9 @@ def test_garbage_in_every_cell_runs_to_the_end_and_keeps_what_people_typed(
 
 
 def test_second_cycle_at_the_same_time_writes_no_cell_and_no_mail(
-    tmp_path: Path,
+    tmp_path: Path, state_db_url: str
 ) -> None:
-    service, workbook = make_service(tmp_path)
+    service, workbook = make_service(tmp_path, state_db_url)
     service.backend.append_rows(
         LAYOUT,
         "zh",
@@ -179,8 +193,10 @@ def test_second_cycle_at_the_same_time_writes_no_cell_and_no_mail(
     }
 
 
-def test_a_restart_neither_repeats_nor_drops_mail(tmp_path: Path) -> None:
-    service, workbook = make_service(tmp_path)
+def test_a_restart_neither_repeats_nor_drops_mail(
+    tmp_path: Path, state_db_url: str
+) -> None:
+    service, workbook = make_service(tmp_path, state_db_url)
     service.backend.append_rows(
         LAYOUT,
         "zh",
@@ -211,11 +227,13 @@ def test_a_restart_neither_repeats_nor_drops_mail(tmp_path: Path) -> None:
     assert first.mail_failed == first.mail_queued
     assert not (tmp_path / "outbox").exists()
 
+    service.close()
     restarted = Service(
         WorkbookBackend(workbook),
-        StateStore(tmp_path / "state.sqlite"),
+        StateStore(state_db_url),
         OutboxTransport(tmp_path / "outbox"),
     )
+    OPEN.append(restarted)
     later = restarted.run_once(NOW.replace(minute=10))
     assert later.mail_queued == 0
     assert later.mail_sent == first.mail_queued
