@@ -20,24 +20,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from automation import __version__
+from automation.backends.base import InitReport
 from automation.backends.workbook import WorkbookBackend
-from automation.configload import load_config, usable
+from automation.configload import drop_down_lists, load_config, usable
 from automation.engine import run_cycle
 from automation.errors import AutomationError
-from automation.layout import Language, load_defaults, load_layout
+from automation.layout import Language, Layout, load_defaults, load_layout
 from automation.mail.outbox import OutboxTransport
 from automation.service import CycleSummary, Service
 from automation.state import StateStore
 
 log = logging.getLogger("automation")
-
-LIST_SETTINGS = (
-    "departments",
-    "request_types",
-    "priorities",
-    "delivery_modes",
-    "return_kinds",
-)
 
 
 @dataclass(frozen=True)
@@ -164,7 +157,7 @@ def _init(args: argparse.Namespace) -> int:
     layout = load_layout()
     defaults = load_defaults()
     language = args.language or _default_language(defaults)
-    report = backend.init(layout, defaults, language, _lists(defaults))
+    report = _lay_out(backend, layout, defaults, language)
     if report.changed:
         print(
             f"{paths.workbook}: {len(report.tabs_created)} tabs created, "
@@ -185,9 +178,13 @@ def _check(args: argparse.Namespace) -> int:
     result = run_cycle(snapshot, layout, config, {}, now, None, config_problems)
     for problem in result.problems:
         print(problem.message(config.language, layout))
-    errors = sum(1 for p in result.problems if p.severity == "error")
+    in_rows = sum(
+        1
+        for p in result.problems
+        if p.severity == "error" and layout.table(p.table).kind == "data"
+    )
     print(
-        f"{result.rows_read} rows checked, {errors} problems, "
+        f"{result.rows_read} rows checked: {in_rows} problems in rows, "
         f"{len(config_problems)} in the configuration"
     )
     return 0 if usable(config_problems) else 1
@@ -241,7 +238,7 @@ def _demo(args: argparse.Namespace) -> int:
     defaults = load_defaults()
     defaults["people"] = list(data.pop("people"))  # type: ignore[arg-type]
     backend = WorkbookBackend(workbook)
-    backend.init(layout, defaults, "zh", _lists(defaults))
+    _lay_out(backend, layout, defaults, "zh")
     for table, rows in data.items():
         backend.append_rows(layout, "zh", table, rows)
 
@@ -256,6 +253,24 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 # Helpers
+
+
+def _lay_out(
+    backend: WorkbookBackend,
+    layout: Layout,
+    defaults: dict[str, list[dict[str, object]]],
+    language: Language,
+) -> InitReport:
+    """Lay the workbook out, then add drop-downs from the configuration it now holds."""
+    first = backend.init(layout, defaults, language)
+    config, _ = load_config(backend.read(), layout)
+    second = backend.init(layout, defaults, language, drop_down_lists(config))
+    return InitReport(
+        tabs_created=first.tabs_created,
+        columns_added=first.columns_added,
+        rows_added=first.rows_added,
+        formats_added=first.formats_added + second.formats_added,
+    )
 
 
 def _service(paths: Paths) -> Service:
@@ -276,30 +291,6 @@ def _default_language(defaults: dict[str, list[dict[str, object]]]) -> Language:
         if row.get("key") == "language" and row.get("value") == "en":
             return "en"
     return "zh"
-
-
-def _lists(defaults: dict[str, list[dict[str, object]]]) -> dict[str, list[str]]:
-    """Drop-down values for init, from the default Settings and People rows."""
-    settings = {
-        str(row.get("key")): str(row.get("value") or "")
-        for row in defaults.get("settings", [])
-    }
-    lists = {
-        key: [part.split("|")[0].strip() for part in settings.get(key, "").split(",")]
-        for key in LIST_SETTINGS
-    }
-    lists["statuses"] = [
-        part.split("|")[0].strip()
-        for key, value in settings.items()
-        if key.startswith("status_")
-        for part in value.split(",")
-    ]
-    lists["people"] = [
-        str(row["name"])
-        for row in defaults.get("people", [])
-        if row.get("active", True) is not False
-    ]
-    return lists
 
 
 def _print_summary(summary: CycleSummary, paths: Paths) -> None:

@@ -721,3 +721,14 @@ def _text(value: object) -> str:
 def _flag(value: CellValue, default: bool) -> bool:
     parsed = parse_bool(value)
     return default if parsed is None or isinstance(parsed, Invalid) else parsed
+
+
+def drop_down_lists(config: Config) -> dict[str, list[str]]:
+    """The values `init` offers in drop-downs: Settings lists, statuses, people.
+
+    Keys are the Settings list names, "statuses" and "people"; aliases are left out.
+    """
+    lists = {key: list(choices.values) for key, choices in config.lists.items()}
+    lists["statuses"] = list(config.statuses)
+    lists["people"] = [name for name, person in config.people.items() if person.active]
+    return lists

@@ -60,9 +60,7 @@ def test_naive_due_steps_over_lunch_and_the_weekend() -> None:
     country = holidays.country_holidays("CN", years=2025)
     periods = ((time(9), time(12)), (time(13, 30), time(18)))
     friday = datetime(2025, 10, 17, 17, 30)
-    assert cycle.naive_due(friday, 1, country, periods) == datetime(
-        2025, 10, 20, 9, 30
-    )
+    assert cycle.naive_due(friday, 1, country, periods) == datetime(2025, 10, 20, 9, 30)
     before_lunch = datetime(2025, 10, 15, 11, 30)
     assert cycle.naive_due(before_lunch, 1, country, periods) == datetime(
         2025, 10, 15, 14, 0

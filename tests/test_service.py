@@ -13,10 +13,10 @@ import pytest
 from openpyxl import load_workbook
 
 from automation.backends.workbook import WorkbookBackend
-from automation.cli import _lists
+from automation.configload import drop_down_lists, load_config
 from automation.layout import load_defaults, load_layout
 from automation.mail.outbox import OutboxTransport
-from automation.model import CellValue
+from automation.model import CellValue, Snapshot
 from automation.service import Service
 from automation.state import StateStore
 
@@ -58,7 +58,8 @@ def make_service(tmp_path: Path, state: str | None = None) -> tuple[Service, Pat
     workbook = tmp_path / "workbook.xlsx"
     backend = WorkbookBackend(workbook)
     defaults = load_defaults()
-    backend.init(LAYOUT, defaults, "zh", _lists(defaults))
+    config, _ = load_config(Snapshot(grids={}), LAYOUT)
+    backend.init(LAYOUT, defaults, "zh", drop_down_lists(config))
     service = Service(
         backend,
         StateStore(state or tmp_path / "state.sqlite"),
