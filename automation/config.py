@@ -13,7 +13,7 @@ from datetime import date, time
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from automation.layout import Language
+from automation.layout import Language, fold
 
 
 class Clock(StrEnum):
@@ -54,9 +54,9 @@ class ChoiceList:
 
     def canonical(self, text: str) -> str | None:
         """The stored spelling of `text`, or None when it is not allowed."""
-        wanted = "".join(text.split()).casefold()
+        wanted = fold(text)
         for value in self.values:
-            if "".join(value.split()).casefold() == wanted:
+            if fold(value) == wanted:
                 return value
         return self.aliases.get(wanted)
 
@@ -140,9 +140,9 @@ class Config:
 
     def status(self, text: str) -> tuple[str, Meaning] | None:
         """The stored spelling of a status and its meaning, or None if unknown."""
-        wanted = "".join(text.split()).casefold()
+        wanted = fold(text)
         for label, meaning in self.statuses.items():
-            if "".join(label.split()).casefold() == wanted:
+            if fold(label) == wanted:
                 return label, meaning
         alias = self.status_aliases.get(wanted)
         return (alias, self.statuses[alias]) if alias is not None else None

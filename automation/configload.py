@@ -25,10 +25,11 @@ from automation.config import (
     SlaRule,
     Target,
 )
-from automation.layout import Language, Layout, TableSpec, load_defaults
+from automation.layout import Language, Layout, TableSpec, fold, load_defaults
 from automation.model import CellValue, Grid, Snapshot, bind
 from automation.parsing import (
     Invalid,
+    as_text,
     format_found,
     parse_bool,
     parse_date,
@@ -213,12 +214,12 @@ def _settings(
 ) -> tuple[dict[str, str], dict[str, int | None]]:
     """The settings by key, and the sheet row each came from (None: a default)."""
     settings = {
-        _text(row.get("key")).strip(): _text(row.get("value")).strip()
+        as_text(row.get("key")).strip(): as_text(row.get("value")).strip()
         for row in load_defaults().get("settings", [])
     }
     numbers: dict[str, int | None] = dict.fromkeys(settings)
     for number, row in rows:
-        key = _text(row.get("key")).strip().casefold()
+        key = as_text(row.get("key")).strip().casefold()
         if not key:
             continue
         if key not in KNOWN_SETTINGS:
@@ -232,7 +233,7 @@ def _settings(
                 severity="warning",
             )
             continue
-        settings[key] = _text(row.get("value")).strip()
+        settings[key] = as_text(row.get("value")).strip()
         numbers[key] = number
     language = settings.get("language", "zh")
     if language not in ("zh", "en"):
@@ -258,16 +259,12 @@ def _entries(text: str) -> list[tuple[str, str | None]]:
     return entries
 
 
-def _fold(text: str) -> str:
-    return "".join(text.split()).casefold()
-
-
 def _choice_list(key: str, text: str) -> ChoiceList:
     entries = _entries(text)
     return ChoiceList(
         key=key,
         values=tuple(value for value, _ in entries),
-        aliases={_fold(alias): value for value, alias in entries if alias},
+        aliases={fold(alias): value for value, alias in entries if alias},
     )
 
 
@@ -278,7 +275,7 @@ def _statuses(settings: Mapping[str, str]) -> tuple[dict[str, Meaning], dict[str
         for value, alias in _entries(settings.get(key, "")):
             statuses[value] = meaning
             if alias:
-                aliases[_fold(alias)] = value
+                aliases[fold(alias)] = value
     return statuses, aliases
 
 
@@ -338,7 +335,7 @@ def _people(rows: list[tuple[int | None, Row]], reader: _Reader) -> dict[str, Pe
     # email does not also raise a warning on everyone who names that person.
     named: set[str] = set()
     for number, row in rows:
-        name = _text(row.get("name")).strip()
+        name = as_text(row.get("name")).strip()
         email = parse_email(row.get("email"))
         if not name:
             continue
@@ -363,19 +360,19 @@ def _people(rows: list[tuple[int | None, Row]], reader: _Reader) -> dict[str, Pe
                 "li.si@example.com",
             )
             continue
-        role = _text(row.get("role")).strip().casefold()
+        role = as_text(row.get("role")).strip().casefold()
         if role not in ROLES:
             reader.bad(
                 "people", number, "role", role, (" / ".join(ROLES),) * 2, "logistics"
             )
-        language = _text(row.get("language")).strip().casefold()
+        language = as_text(row.get("language")).strip().casefold()
         people[name] = Person(
             name=name,
             email=email,
             role=role,
-            department=_text(row.get("department")).strip(),
-            manager=_text(row.get("manager")).strip() or None,
-            backup=_text(row.get("backup")).strip() or None,
+            department=as_text(row.get("department")).strip(),
+            manager=as_text(row.get("manager")).strip() or None,
+            backup=as_text(row.get("backup")).strip() or None,
             active=_flag(row.get("active"), True),
             language="en" if language == "en" else "zh",
         )
@@ -408,7 +405,7 @@ def _sla(
     seen: set[str] = set()
     tables = {spec.key: spec for spec in layout.of_kind("data") if spec.stages}
     for number, row in rows:
-        rule_id = _text(row.get("rule")).strip()
+        rule_id = as_text(row.get("rule")).strip()
         if not rule_id:
             continue
         if rule_id in seen:
@@ -422,7 +419,7 @@ def _sla(
             )
             continue
         seen.add(rule_id)
-        table = tables.get(_table_key(_text(row.get("table")), tables))
+        table = tables.get(_table_key(as_text(row.get("table")), tables))
         if table is None:
             reader.bad(
                 "sla",
@@ -433,7 +430,7 @@ def _sla(
                 "orders",
             )
             continue
-        stage = _stage_key(_text(row.get("stage")), table)
+        stage = _stage_key(as_text(row.get("stage")), table)
         if stage is None:
             stages = "/".join(s.key for s in table.stages)
             reader.bad(
@@ -445,7 +442,7 @@ def _sla(
                 stages.split("/")[0],
             )
             continue
-        clock = CLOCKS.get(_fold(_text(row.get("clock"))))
+        clock = CLOCKS.get(fold(as_text(row.get("clock"))))
         if clock is None:
             reader.bad(
                 "sla",
@@ -467,7 +464,7 @@ def _sla(
                 "24",
             )
             continue
-        when_field = _text(row.get("when_field")).strip() or None
+        when_field = as_text(row.get("when_field")).strip() or None
         when_values: frozenset[str] = frozenset()
         if when_field is not None:
             field = _field_key(when_field, table)
@@ -484,7 +481,7 @@ def _sla(
             when_field = field
             allowed = lists.get(table.field(field).choices or "")
             values = []
-            for value, _ in _entries(_text(row.get("when_values"))):
+            for value, _ in _entries(as_text(row.get("when_values"))):
                 known = allowed.canonical(value) if allowed else value
                 if known is None and allowed is not None:
                     reader.bad(
@@ -534,9 +531,9 @@ def _table_key(text: str, tables: Mapping[str, TableSpec]) -> str:
 
 
 def _stage_key(text: str, table: TableSpec) -> str | None:
-    wanted = _fold(text)
+    wanted = fold(text)
     for stage in table.stages:
-        if wanted in (_fold(stage.key), _fold(stage.zh), _fold(stage.en)):
+        if wanted in (fold(stage.key), fold(stage.zh), fold(stage.en)):
             return stage.key
     return None
 
@@ -557,10 +554,10 @@ def _calendar(rows: list[tuple[int | None, Row]], reader: _Reader) -> CalendarSe
     working: set[date] = set()
     confirmed: int | None = None
     for number, row in rows:
-        typed = _text(row.get("item")).strip()
-        item = _fold(typed)
+        typed = as_text(row.get("item")).strip()
+        item = fold(typed)
         raw = row.get("value")
-        text = _text(raw).strip()
+        text = as_text(raw).strip()
         if item in ("time_zone", "时区"):
             try:
                 zone = ZoneInfo(text)
@@ -656,10 +653,10 @@ def _working_hours(text: str) -> tuple[tuple[time, time], ...] | None:
 def _targets(rows: list[tuple[int | None, Row]], reader: _Reader) -> dict[str, Target]:
     targets = {}
     for number, row in rows:
-        kpi = _text(row.get("kpi")).strip()
+        kpi = as_text(row.get("kpi")).strip()
         if not kpi:
             continue
-        direction = DIRECTIONS.get(_fold(_text(row.get("direction"))))
+        direction = DIRECTIONS.get(fold(as_text(row.get("direction"))))
         if direction is None:
             reader.bad(
                 "targets",
@@ -670,7 +667,7 @@ def _targets(rows: list[tuple[int | None, Row]], reader: _Reader) -> dict[str, T
                 "at_least",
             )
             continue
-        text = _text(row.get("target")).strip()
+        text = as_text(row.get("target")).strip()
         bounds = _bounds(text, direction)
         if bounds is None:
             reader.bad(
@@ -708,14 +705,6 @@ def _bounds(text: str, direction: str) -> tuple[float | None, float | None] | No
 
 
 # Cells
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _flag(value: CellValue, default: bool) -> bool:

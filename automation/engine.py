@@ -28,8 +28,10 @@ from automation.model import (
     TabContent,
     WritePlan,
     bind,
+    is_blank,
+    same_value,
 )
-from automation.parsing import format_found, parse_datetime
+from automation.parsing import as_text, format_found, parse_datetime
 from automation.problems import Problem
 from automation.state import ItemState, ItemUpdate, StatusChange
 from automation.validation import Record, validate_table
@@ -98,7 +100,7 @@ def run_cycle(
             filled = fills.get(record.row, {})
             if spec.id_key in filled:
                 # From here on the row is known by the id the service gives it.
-                record.item_id = _text(filled[spec.id_key])
+                record.item_id = as_text(filled[spec.id_key])
             evaluation, update = _judge(
                 record,
                 record.item_id or "",
@@ -213,8 +215,7 @@ def _fills(
 def _blank(table: BoundTable, record: Record, key: str) -> bool:
     if key not in table.columns:
         return False
-    value = table.value(table.grid.rows[record.row - 1], key)
-    return value is None or (isinstance(value, str) and not value.strip())
+    return is_blank(table.value(table.grid.rows[record.row - 1], key))
 
 
 _NUMBER = re.compile(r"(\d+)$")
@@ -227,7 +228,7 @@ def _next_number(table: BoundTable, config: Config) -> int:
     prefix = config.settings.get(f"id_prefix_{table.spec.key}", "")
     highest = 0
     for _, row in table.data_rows():
-        text = _text(table.value(row, key))
+        text = as_text(table.value(row, key))
         if prefix and not text.startswith(prefix):
             continue
         match = _NUMBER.search(text)
@@ -444,7 +445,7 @@ def _owned_changes(
             continue
         if key == "responded_at" and value is None:
             continue  # never clear a first response once recorded
-        if not _same(table.value(row, key), value):
+        if not same_value(table.value(row, key), value):
             changes[key] = value
     return changes
 
@@ -463,30 +464,6 @@ def _local(moment: datetime | None, calendar: BusinessCalendar) -> datetime | No
         return None
     local = moment.astimezone(calendar.tz).replace(tzinfo=None)
     return local.replace(second=0, microsecond=0)
-
-
-def _same(current: CellValue, wanted: CellValue) -> bool:
-    if _empty(current) and _empty(wanted):
-        return True
-    if isinstance(current, datetime) and isinstance(wanted, datetime):
-        return current.replace(second=0, microsecond=0, tzinfo=None) == wanted
-    if isinstance(current, (int, float)) and isinstance(wanted, (int, float)):
-        return abs(float(current) - float(wanted)) < 1e-9
-    if isinstance(current, str) and isinstance(wanted, str):
-        return current.replace("\r\n", "\n").strip() == wanted.strip()
-    return current == wanted
-
-
-def _empty(value: CellValue) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 def _problems_by_row(problems: Sequence[Problem]) -> dict[int, list[Problem]]:
@@ -555,10 +532,10 @@ def _previous_since(
         if not isinstance(since, datetime):
             continue
         key = (
-            _text(table.value(row, "tab")),
-            _text(table.value(row, "item")) or _text(table.value(row, "row")),
-            _text(table.value(row, "column")),
-            _text(table.value(row, "code")),
+            as_text(table.value(row, "tab")),
+            as_text(table.value(row, "item")) or as_text(table.value(row, "row")),
+            as_text(table.value(row, "column")),
+            as_text(table.value(row, "code")),
         )
         found[key] = since
     return found
@@ -578,14 +555,14 @@ def _same_content(
         for index in range(width):
             a = old[index] if index < len(old) else None
             b = new[index] if index < len(new) else None
-            if not _same(a, b):
+            if not same_value(a, b):
                 return False
     return True
 
 
 def _trim(rows: list[list[CellValue]]) -> list[list[CellValue]]:
     trimmed = list(rows)
-    while trimmed and all(_empty(cell) for cell in trimmed[-1]):
+    while trimmed and all(is_blank(cell) for cell in trimmed[-1]):
         trimmed.pop()
     return trimmed
 

@@ -7,6 +7,7 @@ a column in any order; `init` writes the labels of the configured language.
 from __future__ import annotations
 
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -104,15 +105,15 @@ class TableSpec:
 
     def match_header(self, label: str) -> FieldSpec | None:
         """The field a header cell names, by either label, ignoring case and spaces."""
-        wanted = _normal(label)
+        wanted = fold(label)
         for spec in self.fields:
-            if wanted in (_normal(spec.zh), _normal(spec.en), _normal(spec.key)):
+            if wanted in (fold(spec.zh), fold(spec.en), fold(spec.key)):
                 return spec
         return None
 
     def matches_title(self, title: str) -> bool:
-        wanted = _normal(title)
-        return wanted in (_normal(self.zh), _normal(self.en), _normal(self.key))
+        wanted = fold(title)
+        return wanted in (fold(self.zh), fold(self.en), fold(self.key))
 
 
 @dataclass(frozen=True)
@@ -137,8 +138,9 @@ class Layout:
         return None
 
 
-def _normal(text: str) -> str:
-    return "".join(text.split()).casefold()
+def fold(text: str) -> str:
+    """The form two spellings are compared in: NFKC, no spaces, case folded."""
+    return "".join(unicodedata.normalize("NFKC", text).split()).casefold()
 
 
 def load_layout(path: Path | None = None) -> Layout:

@@ -10,9 +10,10 @@ whole `TabContent`s for the tabs the service owns.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from automation.layout import FieldSpec, TableSpec
 
@@ -83,8 +84,50 @@ class BoundTable:
         return fingerprint(self, row)
 
 
+def is_blank(value: CellValue) -> bool:
+    """An empty cell, or one holding only spaces."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def _filled(value: CellValue) -> bool:
-    return not (value is None or (isinstance(value, str) and not value.strip()))
+    return not is_blank(value)
+
+
+def same_value(old: CellValue, new: CellValue) -> bool:
+    """Whether writing `new` over `old` would change nothing a person can see.
+
+    Times are equal to the minute (the sheet shows minutes, and Excel keeps times as
+    fractions of a day); text ignores surrounding spaces and the kind of line break.
+    """
+    if is_blank(old) or is_blank(new):
+        return is_blank(old) and is_blank(new)
+    if isinstance(old, Formula) or isinstance(new, Formula):
+        return (
+            isinstance(old, Formula)
+            and isinstance(new, Formula)
+            and old.text.lstrip("=") == new.text.lstrip("=")
+        )
+    if isinstance(old, bool) or isinstance(new, bool):
+        return type(old) is type(new) and old == new
+    if isinstance(old, datetime) and isinstance(new, datetime):
+        return _minute(old) == _minute(new)
+    if isinstance(old, datetime | date) or isinstance(new, datetime | date):
+        return type(old) is type(new) and old == new
+    if isinstance(old, int | float) and isinstance(new, int | float):
+        return math.isclose(old, new, rel_tol=1e-12, abs_tol=1e-12)
+    if isinstance(old, str) and isinstance(new, str):
+        return _text(old) == _text(new)
+    return type(old) is type(new) and old == new
+
+
+def _minute(moment: datetime) -> datetime:
+    # Excel keeps times as fractions of a day: round to the second before cutting.
+    rounded = (moment + timedelta(microseconds=500_000)).replace(microsecond=0)
+    return rounded.replace(second=0, tzinfo=None)
+
+
+def _text(value: str) -> str:
+    return value.replace("\r\n", "\n").strip()
 
 
 def bind(spec: TableSpec, grid: Grid) -> BoundTable:

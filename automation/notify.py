@@ -22,7 +22,7 @@ from automation.deadlines import Evaluation
 from automation.engine import CycleResult
 from automation.flags import Flag
 from automation.layout import Language, Layout, TableSpec
-from automation.parsing import format_found
+from automation.parsing import as_text, format_found
 from automation.problems import Problem
 
 OVERDUE_ALERT_WINDOW = timedelta(hours=24)
@@ -296,10 +296,10 @@ class _Planner:
             "flag_label": evaluation.flag.label(language) if evaluation.flag else "",
             "late_hours": evaluation.late_hours,
             "left_hours": evaluation.left_hours,
-            "owner": _plain(values.get("owner")),
-            "requester": _plain(values.get(ENTERED_BY.get(table, "requester"))),
-            "status": _plain(values.get("status")),
-            "progress": _plain(values.get("progress")),
+            "owner": as_text(values.get("owner")),
+            "requester": as_text(values.get(ENTERED_BY.get(table, "requester"))),
+            "status": as_text(values.get("status")),
+            "progress": as_text(values.get("progress")),
             "provisional": bool(current and current.provisional),
         }
 
@@ -317,16 +317,8 @@ def _by_due(entries: Sequence[tuple[str, Evaluation]]) -> list[tuple[str, Evalua
 
 
 def _summary(spec: TableSpec, values: Mapping[str, object]) -> str:
-    parts = [_plain(values.get(key)) for key in SUMMARY_FIELDS.get(spec.key, ())]
+    parts = [as_text(values.get(key)) for key in SUMMARY_FIELDS.get(spec.key, ())]
     return " · ".join(part for part in parts if part)
-
-
-def _plain(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _when(moment: datetime | None, calendar: BusinessCalendar) -> str:

@@ -368,6 +368,17 @@ def parse_text(value: CellValue) -> str | None:
     return format_found(value)
 
 
+def as_text(value: object) -> str:
+    """Any cell or typed value as the text a person reads there; "" when blank."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, Formula):
+        return value.text.strip()
+    return format_found(value)
+
+
 def parse_id(value: CellValue) -> str | None:
     """An id as text: "007" stays "007", a number cell 7.0 becomes "7"."""
     if isinstance(value, str):

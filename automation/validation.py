@@ -14,7 +14,6 @@ columns list their stored (usually Chinese) values, also in English messages.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
@@ -22,7 +21,7 @@ from functools import partial
 
 from automation import parsing
 from automation.config import Config, Meaning
-from automation.layout import FieldSpec, Language, TableSpec
+from automation.layout import FieldSpec, Language, TableSpec, fold
 from automation.model import BoundTable, CellValue
 from automation.parsing import Invalid, format_found
 from automation.problems import Problem, Severity
@@ -341,15 +340,10 @@ def _range_problem(spec: FieldSpec, value: float) -> _Found | None:
     return None
 
 
-def _fold(text: str) -> str:
-    """The form two spellings are compared in: NFKC, no spaces, case folded."""
-    return "".join(unicodedata.normalize("NFKC", text).split()).casefold()
-
-
 def _spellings(values: Sequence[str], aliases: Mapping[str, str]) -> dict[str, str]:
     """Every accepted spelling (exact or folded, values before aliases) to its value."""
-    known = {_fold(alias): value for alias, value in aliases.items()}
-    known.update({_fold(value): value for value in values})
+    known = {fold(alias): value for alias, value in aliases.items()}
+    known.update({fold(value): value for value in values})
     known.update({value: value for value in values})
     return known
 
@@ -485,7 +479,7 @@ def _lookup_parser(
         text = parsing.parse_text(cell)
         if text is None:
             return None
-        value = known.get(_fold(text))
+        value = known.get(fold(text))
         if value is not None:
             return value
         return Invalid(

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import math
 import os
 import re
 import stat
@@ -57,6 +56,8 @@ from automation.model import (
     WriteReport,
     bind,
     fingerprint,
+    is_blank,
+    same_value,
 )
 
 logger = logging.getLogger(__name__)
@@ -290,7 +291,7 @@ def _read_grid(sheet: Any) -> Grid:
     for cells in sheet.iter_rows():
         # Text, numbers and booleans pass as they are; this loop runs per cell.
         row = [c.value if c.data_type in PLAIN else _value(c) for c in cells]
-        while row and _empty(row[-1]):
+        while row and is_blank(row[-1]):
             row.pop()
         rows.append(row)
     while rows and not rows[-1]:
@@ -320,41 +321,6 @@ def _date_only(number_format: str) -> bool:
     """True for a date format that shows no hour, minute or second."""
     shown = re.sub(r'"[^"]*"|\\.|\[[^\]]*\]', "", number_format).lower()
     return "h" not in shown and "s" not in shown
-
-
-def _empty(value: CellValue) -> bool:
-    return value is None or value == ""
-
-
-def _blank(value: CellValue) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _same(old: CellValue, new: CellValue) -> bool:
-    """Whether writing `new` over `old` would change nothing a person can see."""
-    if _empty(old) or _empty(new):
-        return _empty(old) and _empty(new)
-    if isinstance(old, Formula) or isinstance(new, Formula):
-        return (
-            isinstance(old, Formula)
-            and isinstance(new, Formula)
-            and old.text.lstrip("=") == new.text.lstrip("=")
-        )
-    if isinstance(old, bool) or isinstance(new, bool):
-        return type(old) is type(new) and old == new
-    if isinstance(old, datetime) and isinstance(new, datetime):
-        return _minute(old) == _minute(new)
-    if isinstance(old, datetime | date) or isinstance(new, datetime | date):
-        return type(old) is type(new) and old == new
-    if isinstance(old, int | float) and isinstance(new, int | float):
-        return math.isclose(old, new, rel_tol=1e-12, abs_tol=1e-12)
-    return type(old) is type(new) and old == new
-
-
-def _minute(moment: datetime) -> datetime:
-    # Excel keeps times as fractions of a day: round to the second before cutting.
-    rounded = (moment + timedelta(microseconds=500_000)).replace(microsecond=0)
-    return rounded.replace(second=0)
 
 
 def _put(cell: Any, value: CellValue) -> None:
@@ -408,7 +374,7 @@ def _find_sheet(book: Workbook, spec: TableSpec) -> Worksheet | None:
 def _header(sheet: Worksheet) -> list[CellValue]:
     cells = next(sheet.iter_rows(min_row=1, max_row=1), ())
     header = [_value(cell) for cell in cells]
-    while header and _blank(header[-1]):
+    while header and is_blank(header[-1]):
         header.pop()
     return header
 
@@ -424,7 +390,7 @@ def _columns(spec: TableSpec, sheet: Worksheet) -> dict[str, int]:
 def _last_used_row(sheet: Worksheet) -> int:
     last = 0
     for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-        if any(not _empty(value) for value in values):
+        if any(not is_blank(value) for value in values):
             last = number
     return last
 
@@ -488,9 +454,9 @@ class _PlanWriter:
             column = self._add_column(table, spec)
         cell = table.sheet.cell(number, column + 1)
         old = _value(cell)
-        if spec.fill and not spec.owned and not _blank(old):
+        if spec.fill and not spec.owned and not is_blank(old):
             return  # never overwrite what a person typed
-        if not _same(old, value):
+        if not same_value(old, value):
             _put(cell, value)
             self._count(table.spec.key)
 
@@ -548,14 +514,14 @@ class _PlanWriter:
             for column in range(1, width + 1):
                 new = values[column - 1] if column <= len(values) else None
                 cell = sheet.cell(number, column)
-                if not _same(_value(cell), new):
+                if not same_value(_value(cell), new):
                     _put(cell, new)
                     self._count(content.table)
 
         beyond = len(content.rows) + 1
         if old_rows >= beyond:
             cleared = sum(
-                not _empty(value)
+                not is_blank(value)
                 for values in sheet.iter_rows(min_row=beyond, values_only=True)
                 for value in values
             )
