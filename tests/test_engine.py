@@ -190,3 +190,17 @@ def test_missing_tab_is_a_problem_not_a_crash() -> None:
     result = run_cycle(snapshot, LAYOUT, config, {}, at("2025-09-29T10:00"))
     assert {p.code for p in result.problems} == {"missing-tab"}
     assert result.rows_read == 0
+
+
+def test_a_due_time_in_an_unannounced_holiday_year_is_marked_provisional() -> None:
+    late_december = request(submitted_at=datetime(2026, 12, 30, 10, 0))
+    backend, _, result = cycle([late_december], at("2026-12-30T11:00"))
+    backend.write(backend.read(), result.plan, LAYOUT, "zh")
+
+    # Thu 12-31, (New Year's Day off), Mon 01-04, Tue 01-05.
+    assert cells_of(backend)["due_done"] == datetime(2027, 1, 5, 18, 0)
+    assert cells_of(backend)["check"] == (
+        "截止时间按 2027 年尚未公布的节假日安排推算,公布后可能调整"
+    )
+    # A notice in the row, not a problem in the Problems tab.
+    assert all(p.code != "provisional-due" for p in result.problems)
