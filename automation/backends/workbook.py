@@ -684,12 +684,17 @@ def _default_value(value: object) -> CellValue:
     return str(value)
 
 
+# Columns whose content is longer than their label: free text and messages.
+WIDE = {"content": 32, "progress": 28, "issue": 32, "comment": 32, "check": 48}
+WIDE.update({"message": 70, "customer": 18, "note": 40, "value": 40, "subject": 48})
+
+
 def _width(spec: FieldSpec, language: Language) -> float:
-    """A column width that fits the label, wider for a date and time."""
+    """A column width that fits the label and what the column usually holds."""
     label = spec.label(language)
     shown = sum(2 if ord(char) > 0x2E80 else 1 for char in label) + 4
-    least = {"datetime": 18, "date": 12}.get(spec.type, 10)
-    return float(min(max(shown, least), 40))
+    least = {"datetime": 18, "date": 12, "person": 14, "choice": 14}.get(spec.type, 10)
+    return float(min(max(shown, least, WIDE.get(spec.key, 0)), 70))
 
 
 # Files
