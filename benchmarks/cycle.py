@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import platform
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -52,6 +53,8 @@ T = TypeVar("T")
 
 DEFAULT_ROWS = 100_000
 DEFAULT_SAMPLE = 60
+# A quadratic write at 100,000 rows would run for hours; past this, stop and say so.
+DEFAULT_WRITE_LIMIT = 120.0
 SHARES = (("requests", 35), ("orders", 50), ("returns", 15))
 PREFIXES = {"requests": "REQ-", "orders": "ORD-", "returns": "RET-"}
 # Demo ids are four digits; copies start above them so every id stays unique.
@@ -112,22 +115,11 @@ class Report:
 
     rows: Mapping[str, int]
     measures: list[Measure] = field(default_factory=list)
-    cells_first: int = 0
-    cells_second: int = 0
+    cells_first: int | None = None  # None: the cycle did not finish
+    cells_second: int | None = None
 
     def add(self, label: str, value: str, note: str = "") -> None:
         self.measures.append(Measure(label, value, note))
-
-
-@contextmanager
-def stopwatch() -> Iterator[list[float]]:
-    """Seconds spent in the block, in the one-item list it yields."""
-    elapsed = [0.0]
-    begin = time.perf_counter()
-    try:
-        yield elapsed
-    finally:
-        elapsed[0] = time.perf_counter() - begin
 
 
 def timed(call: Callable[[], T]) -> tuple[T, float]:
@@ -197,7 +189,9 @@ def write_workbook(path: Path, tables: Mapping[str, list[Row]], layout: Layout) 
         keys = [f.key for f in spec.fields]
         sheet.append([f.label(LANGUAGE) for f in spec.fields])
         source: Sequence[Mapping[str, object]] = (
-            tables.get(spec.key, []) if spec.kind == "data" else defaults.get(spec.key, [])
+            tables.get(spec.key, [])
+            if spec.kind == "data"
+            else defaults.get(spec.key, [])
         )
         for row in source:
             sheet.append([_cell(row.get(key)) for key in keys])
@@ -213,19 +207,47 @@ def _cell(value: object) -> object:
 # The backend, timed
 
 
+class WriteLimitReached(Exception):
+    """The backend's write ran past the benchmark's time limit and was stopped."""
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise `WriteLimitReached` in the block after `seconds`; 0 means no limit.
+
+    Uses SIGALRM, so it works only in the main thread of a POSIX process. Stopping a
+    workbook write is safe: the file is replaced only at the very end, atomically.
+    """
+    if seconds <= 0 or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise WriteLimitReached(f"stopped after {seconds:.0f} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 @dataclass
 class TimedBackend:
-    """A workbook backend that remembers how long each read and write took."""
+    """A workbook backend that times each read and write; a write has a limit."""
 
     inner: WorkbookBackend
+    write_limit: float = 0.0
     reads: list[float] = field(default_factory=list)
     writes: list[float] = field(default_factory=list)
     snapshots: list[Snapshot] = field(default_factory=list)
     reports: list[WriteReport] = field(default_factory=list)
+    name: str = ""
 
-    @property
-    def name(self) -> str:
-        return self.inner.name
+    def __post_init__(self) -> None:
+        self.name = self.inner.name
 
     def read(self) -> Snapshot:
         snapshot, seconds = timed(self.inner.read)
@@ -236,10 +258,12 @@ class TimedBackend:
     def write(
         self, snapshot: Snapshot, plan: WritePlan, layout: Layout, language: Language
     ) -> WriteReport:
-        report, seconds = timed(
-            lambda: self.inner.write(snapshot, plan, layout, language)
-        )
-        self.writes.append(seconds)
+        begin = time.perf_counter()
+        try:
+            with time_limit(self.write_limit):
+                report = self.inner.write(snapshot, plan, layout, language)
+        finally:
+            self.writes.append(time.perf_counter() - begin)
         self.reports.append(report)
         return report
 
@@ -317,20 +341,19 @@ def _applies(rule: SlaRule, row: Row) -> bool:
     )
 
 
-def _due_jobs(rows: Sequence[Row], rules: Sequence[SlaRule]) -> list[tuple[datetime, SlaRule]]:
-    return [
-        (row["placed_at"], rule)
-        for row in rows
-        if isinstance(row.get("placed_at"), datetime)
-        for rule in rules
-        if _applies(rule, row)
-    ]
+def _due_jobs(
+    rows: Sequence[Row], rules: Sequence[SlaRule]
+) -> list[tuple[datetime, SlaRule]]:
+    jobs: list[tuple[datetime, SlaRule]] = []
+    for row in rows:
+        start = row.get("placed_at")
+        if isinstance(start, datetime):
+            jobs.extend((start, rule) for rule in rules if _applies(rule, row))
+    return jobs
 
 
-def run_baseline(
-    orders: Sequence[Row], config: Config, sample: int
-) -> Baseline:
-    """Time the naive loop and `clocks.due_time` on every working-hours due of a sample."""
+def run_baseline(orders: Sequence[Row], config: Config, sample: int) -> Baseline:
+    """Time the naive loop and `clocks.due_time` on a sample's working-hours dues."""
     rules = working_hour_rules(config, "orders")
     calendar = BusinessCalendar(config.calendar)
     step = max(1, len(orders) // max(sample, 1))
@@ -343,7 +366,9 @@ def run_baseline(
     periods = config.calendar.working_hours
 
     naive, naive_seconds = timed(
-        lambda: [naive_due(start, rule.within, country, periods) for start, rule in jobs]
+        lambda: [
+            naive_due(start, rule.within, country, periods) for start, rule in jobs
+        ]
     )
     engine, clock_seconds = timed(
         lambda: [
@@ -360,62 +385,98 @@ def run_baseline(
 # The run
 
 
-def run_benchmark(total: int, folder: Path, sample: int = DEFAULT_SAMPLE) -> Report:
+def run_benchmark(
+    total: int,
+    folder: Path,
+    sample: int = DEFAULT_SAMPLE,
+    write_limit: float = DEFAULT_WRITE_LIMIT,
+) -> Report:
     """Build a workbook of `total` item rows in `folder` and measure one cycle."""
     layout = load_layout()
+    _progress(f"generating {total:,} rows")
     tables, seconds = timed(lambda: build_tables(total))
     report = Report(rows={key: len(tables[key]) for key, _ in SHARES})
     report.add(SETUP_ROWS, _s(seconds), "demo rows, closed ones copied back in time")
 
     path = folder / "workbook.xlsx"
+    _progress("writing the workbook")
     _, seconds = timed(lambda: write_workbook(path, tables, layout))
     report.add(SETUP_FILE, _s(seconds), f"{path.stat().st_size / MB:.1f} MB file")
 
+    _progress("floor: openpyxl load and save")
     _floor(report, path, folder / "copy.xlsx")
-    now = REFERENCE
-    backend = TimedBackend(WorkbookBackend(path))
+    backend = TimedBackend(WorkbookBackend(path), write_limit)
     store = StateStore(folder / "state.sqlite")
     try:
         service = Service(backend, store, OutboxTransport(folder / "outbox"), layout)
-        first, cycle_1 = timed(lambda: service.run_once(now))
-        _check(first, "first")
-        snapshot = backend.snapshots[0]
-        _backend(report, backend)
-        _engine(report, snapshot, layout, now)
-        backend.snapshots.clear()
-        del snapshot  # keep the second cycle's memory its own
-        second, cycle_2 = timed(lambda: service.run_once(now))
-        _check(second, "second")
+        _cycles(report, service, backend, layout)
     finally:
         store.close()
 
+    _progress("baseline")
     config, _ = load_config(backend.snapshots[-1], layout)
-    baseline = run_baseline(tables["orders"], config, sample)
-    _baseline(report, baseline)
-    report.cells_first = first.cells_written
-    report.cells_second = second.cells_written
-    report.add(
-        CYCLE_1,
-        _s(cycle_1),
-        f"{first.rows_read:,} rows, {first.problems:,} problems, "
-        f"{first.mail_sent} mails",
-    )
-    report.add(CELLS_1, f"{first.cells_written:,}", "ids, start times, deadlines, flags")
-    report.add(CYCLE_2, _s(cycle_2), f"{second.mail_sent} mails")
-    report.add(CELLS_2, f"{second.cells_written:,}", "must be 0")
+    _baseline(report, run_baseline(tables["orders"], config, sample))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     report.add(RSS, f"{rss:,.0f} MB", "peak resident size of this whole run")
+    report.measures.sort(key=lambda measure: LABELS.index(measure.label))
     return report
 
 
+def _cycles(
+    report: Report, service: Service, backend: TimedBackend, layout: Layout
+) -> None:
+    """Cycle 1, the engine alone on cycle 1's snapshot, then cycle 2 at the same now."""
+    now = REFERENCE
+    _progress("cycle 1")
+    try:
+        first, seconds = timed(lambda: service.run_once(now))
+    except WriteLimitReached as stopped:
+        _stopped(report, backend, str(stopped))
+        _engine(report, backend.snapshots[0], layout, now)
+        return
+    _check(first, "first")
+    _backend(report, backend)
+    report.cells_first = first.cells_written
+    report.add(
+        CYCLE_1,
+        _s(seconds),
+        f"{first.rows_read:,} rows, {first.problems:,} problems, "
+        f"{first.mail_sent} mails",
+    )
+    report.add(
+        CELLS_1, f"{first.cells_written:,}", "ids, start times, deadlines, flags"
+    )
+    _engine(report, backend.snapshots[0], layout, now)
+    del backend.snapshots[0]  # the second cycle's memory is its own
+
+    _progress("cycle 2")
+    second, seconds = timed(lambda: service.run_once(now))
+    _check(second, "second")
+    report.cells_second = second.cells_written
+    report.add(CYCLE_2, _s(seconds), f"{second.mail_sent} mails")
+    report.add(CELLS_2, f"{second.cells_written:,}", "must be 0")
+
+
+def _stopped(report: Report, backend: TimedBackend, why: str) -> None:
+    """The lines a cycle stopped in its write leaves: what is known, and why not."""
+    report.add(BACKEND_READ, _s(backend.reads[0]), "read-only load, every tab")
+    report.add(BACKEND_WRITE, f"> {_s(backend.writes[0])}", f"{why} (--write-limit)")
+    report.add(CYCLE_1, "-", "stopped in the backend's write")
+    report.add(CELLS_1, "-", "nothing written")
+    report.add(CYCLE_2, "-", "not run")
+    report.add(CELLS_2, "-", "not run")
+
+
 def _floor(report: Report, path: Path, copy: Path) -> None:
-    book, seconds = timed(lambda: load_workbook(path))
-    report.add(FLOOR_LOAD, _s(seconds), "full load, as write() needs it")
-    _, seconds = timed(lambda: book.save(copy))
-    report.add(FLOOR_SAVE, _s(seconds), "no engine, no checks")
+    begin = time.perf_counter()
+    book = load_workbook(path)
+    loaded = time.perf_counter()
+    book.save(copy)
+    saved = time.perf_counter()
     book.close()
-    del book
     copy.unlink()
+    report.add(FLOOR_LOAD, _s(loaded - begin), "full load, as write() needs it")
+    report.add(FLOOR_SAVE, _s(saved - loaded), "no engine, no checks")
 
 
 def _backend(report: Report, backend: TimedBackend) -> None:
@@ -466,7 +527,14 @@ def _baseline(report: Report, baseline: Baseline) -> None:
 
 def _check(summary: CycleSummary, which: str) -> None:
     if summary.outcome != "ok":
-        raise RuntimeError(f"the {which} cycle ended {summary.outcome}: {summary.detail}")
+        raise RuntimeError(
+            f"the {which} cycle ended {summary.outcome}: {summary.detail}"
+        )
+
+
+def _progress(step: str) -> None:
+    # On stderr, so that the table on stdout stays clean to paste.
+    print(f"... {step}", file=sys.stderr, flush=True)
 
 
 def _s(seconds: float) -> str:
@@ -484,8 +552,9 @@ def render(report: Report, command: str) -> str:
     head = [
         f"Benchmark: one cycle over {total:,} rows ({parts})",
         f"command:   {command}",
-        f"reference: Python {platform.python_version()}, openpyxl {openpyxl.__version__}"
-        f", {platform.system()} {platform.machine()}, now {REFERENCE.isoformat()}",
+        f"reference: Python {platform.python_version()}, "
+        f"openpyxl {openpyxl.__version__}, {platform.system()} {platform.machine()}, "
+        f"now {REFERENCE.isoformat()}",
         "",
     ]
     width = max(len(m.label) for m in report.measures)
@@ -507,10 +576,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--sample", type=int, default=DEFAULT_SAMPLE, help="orders for the baseline"
     )
+    parser.add_argument(
+        "--write-limit",
+        type=float,
+        default=DEFAULT_WRITE_LIMIT,
+        help="seconds after which the backend's write is stopped; 0 for no limit",
+    )
     args = parser.parse_args(argv)
-    command = " ".join([".venv/bin/python -m benchmarks.cycle", *(argv or sys.argv[1:])])
+    command = " ".join(
+        [".venv/bin/python -m benchmarks.cycle", *(argv or sys.argv[1:])]
+    )
     with tempfile.TemporaryDirectory(prefix="bench-cycle-") as folder:
-        report = run_benchmark(args.rows, Path(folder), args.sample)
+        report = run_benchmark(args.rows, Path(folder), args.sample, args.write_limit)
     print(render(report, command))
     return 0
 
