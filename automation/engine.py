@@ -273,8 +273,9 @@ def _judge(
         )
     _add_notes(evaluation, spec, config, calendar, item_id)
 
-    if not item_id:
-        return evaluation, None
+    flag = evaluation.flag.value if evaluation.flag else None
+    if not item_id or (known is not None and not changed and known.flag == flag):
+        return evaluation, None  # nothing new to remember
     update = ItemUpdate(
         table=spec.key,
         item_id=item_id,
@@ -282,7 +283,7 @@ def _judge(
         status=_opt(status),
         meaning=_meaning(meaning),
         status_since=now if changed else (known.status_since if known else now),
-        flag=evaluation.flag.value if evaluation.flag else None,
+        flag=flag,
         changed_status=changed,
     )
     return evaluation, update

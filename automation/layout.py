@@ -9,7 +9,7 @@ from __future__ import annotations
 import tomllib
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -84,13 +84,17 @@ class TableSpec:
         return self.zh if language == "zh" else self.en
 
     def field(self, key: str) -> FieldSpec:
-        for spec in self.fields:
-            if spec.key == key:
-                return spec
-        raise KeyError(f"{self.key} has no field {key!r}")
+        try:
+            return self._by_key[key]
+        except KeyError:
+            raise KeyError(f"{self.key} has no field {key!r}") from None
 
     def has_field(self, key: str) -> bool:
-        return any(spec.key == key for spec in self.fields)
+        return key in self._by_key
+
+    @cached_property
+    def _by_key(self) -> dict[str, FieldSpec]:
+        return {spec.key: spec for spec in self.fields}
 
     @property
     def owned_keys(self) -> tuple[str, ...]:

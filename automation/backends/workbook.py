@@ -407,6 +407,7 @@ class _Table:
     bound: BoundTable  # the header as read: fingerprints are taken against it
     columns: dict[str, int]
     width: int
+    rows: int  # the last row as loaded; openpyxl's max_row scans every cell
     ids: dict[str, list[int]] | None = None
 
 
@@ -432,7 +433,12 @@ class _PlanWriter:
             self.skipped.append(f"{edit.table}:{edit.row}")
             return
 
-        current = [_value(cell) for cell in table.sheet[number][: table.width]]
+        # sheet.cell() per column: sheet[number] recomputes max_column by scanning
+        # every cell, which made a 100,000-row write take hours.
+        current = [
+            _value(table.sheet.cell(number, column + 1))
+            for column in range(table.width)
+        ]
         if fingerprint(table.bound, current) != edit.fingerprint:
             logger.info("row %s:%d changed since it was read", edit.table, edit.row)
             self.skipped.append(f"{edit.table}:{edit.row}")
@@ -482,14 +488,14 @@ class _PlanWriter:
                 bound = _bound(spec, sheet)
                 width = len(bound.grid.header)
                 self.tables[key] = _Table(
-                    spec, sheet, bound, dict(bound.columns), width
+                    spec, sheet, bound, dict(bound.columns), width, sheet.max_row
                 )
         return self.tables[key]
 
     def _locate(self, table: _Table, edit: RowEdit) -> int | None:
         """The row to edit now: by id when it has one, else by its row number."""
         if edit.item_id is None:
-            in_range = 2 <= edit.row <= table.sheet.max_row
+            in_range = 2 <= edit.row <= table.rows
             return edit.row if in_range else None
         if table.ids is None:
             table.ids = _id_index(table)
