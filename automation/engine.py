@@ -89,59 +89,13 @@ def run_cycle(
                 )
             )
             continue
-        table = bind(spec, grid)
-        checked = validate_table(table, config, now)
-        problems.extend(checked.problems)
-        rows_read += len(checked.records)
-        records[spec.key] = checked.records
-        fills = _fills(table, checked.records, config, now)
-        judged = []
-        for record in checked.records:
-            filled = fills.get(record.row, {})
-            if spec.id_key in filled:
-                # From here on the row is known by the id the service gives it.
-                record.item_id = as_text(filled[spec.id_key])
-            evaluation, update = _judge(
-                record,
-                record.item_id or "",
-                table,
-                config,
-                calendar,
-                items,
-                filled,
-                now,
-            )
-            judged.append(evaluation)
-            if update is not None:
-                updates.append(update)
-        evaluations[spec.key] = judged
-        row_problems = _problems_by_row(checked.problems)
-        for evaluation in judged:
-            cells = dict(fills.get(evaluation.record.row, {}))
-            cells.update(
-                _owned_changes(
-                    table,
-                    evaluation,
-                    row_problems.get(evaluation.record.row, []),
-                    language,
-                    calendar,
-                )
-            )
-            if cells:
-                filled_id = spec.id_key in fills.get(evaluation.record.row, {})
-                plan.edits.append(
-                    RowEdit(
-                        table=spec.key,
-                        row=evaluation.record.row,
-                        item_id=None if filled_id else evaluation.record.item_id,
-                        fingerprint=evaluation.record.fingerprint,
-                        cells=cells,
-                    )
-                )
-        for evaluation in judged:
-            problems.extend(
-                note for note in evaluation.notes if note.severity != "notice"
-            )
+        judged = _judge_table(bind(spec, grid), config, calendar, items, now)
+        problems.extend(judged.problems)
+        rows_read += len(judged.records)
+        records[spec.key] = judged.records
+        evaluations[spec.key] = judged.evaluations
+        plan.edits.extend(judged.edits)
+        updates.extend(judged.updates)
 
     kpis = compute_kpis(evaluations, records, config, calendar)
     plan.outputs.append(
@@ -164,6 +118,73 @@ def run_cycle(
         kpis=kpis,
         rows_read=rows_read,
         counts=counts,
+    )
+
+
+@dataclass
+class _TableResult:
+    records: list[Record]
+    evaluations: list[Evaluation]
+    problems: list[Problem]
+    edits: list[RowEdit]
+    updates: list[ItemUpdate]
+
+
+def _judge_table(
+    table: BoundTable,
+    config: Config,
+    calendar: BusinessCalendar,
+    items: Mapping[tuple[str, str], ItemState],
+    now: datetime,
+) -> _TableResult:
+    """Validate, fill and judge one data tab, and plan its cells."""
+    spec = table.spec
+    checked = validate_table(table, config, now)
+    fills = _fills(table, checked.records, config, now)
+    evaluations: list[Evaluation] = []
+    updates: list[ItemUpdate] = []
+    for record in checked.records:
+        filled = fills.get(record.row, {})
+        if spec.id_key in filled:
+            # From here on the row is known by the id the service gives it.
+            record.item_id = as_text(filled[spec.id_key])
+        evaluation, update = _judge(record, table, config, calendar, items, filled, now)
+        evaluations.append(evaluation)
+        if update is not None:
+            updates.append(update)
+
+    row_problems = _problems_by_row(checked.problems)
+    edits = []
+    for evaluation in evaluations:
+        row = evaluation.record.row
+        filled = fills.get(row, {})
+        cells = dict(filled)
+        cells.update(
+            _owned_changes(
+                table, evaluation, row_problems.get(row, []), config.language, calendar
+            )
+        )
+        if cells:
+            edits.append(
+                RowEdit(
+                    table=spec.key,
+                    row=row,
+                    # A row whose id the service fills is found by its row number.
+                    item_id=None
+                    if spec.id_key in filled
+                    else evaluation.record.item_id,
+                    fingerprint=evaluation.record.fingerprint,
+                    cells=cells,
+                )
+            )
+    notes = [
+        note
+        for evaluation in evaluations
+        for note in evaluation.notes
+        if note.severity != "notice"
+    ]
+    return _TableResult(
+        checked.records, evaluations, [*checked.problems, *notes], edits, updates
     )
 
 
@@ -242,7 +263,6 @@ def _next_number(table: BoundTable, config: Config) -> int:
 
 def _judge(
     record: Record,
-    item_id: str,
     table: BoundTable,
     config: Config,
     calendar: BusinessCalendar,
@@ -253,6 +273,7 @@ def _judge(
     spec = table.spec
     if not spec.stages:
         return Evaluation(record=record, start=None), None
+    item_id = record.item_id or ""
 
     known = items.get((spec.key, item_id)) if item_id else None
     status = record.values.get("status")
