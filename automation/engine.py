@@ -9,6 +9,7 @@ reads no clock and touches no file: "now" and the state come in as arguments.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -154,6 +155,7 @@ def _judge_table(
             updates.append(update)
 
     row_problems = _problems_by_row(checked.problems)
+    unfindable = _ids_not_unique(table, checked.records)
     edits = []
     for evaluation in evaluations:
         row = evaluation.record.row
@@ -169,9 +171,10 @@ def _judge_table(
                 RowEdit(
                     table=spec.key,
                     row=row,
-                    # A row whose id the service fills is found by its row number.
+                    # Found by row number (its fingerprint still guards it) when
+                    # the service fills its id or the id is not unique.
                     item_id=None
-                    if spec.id_key in filled
+                    if spec.id_key in filled or evaluation.record.item_id in unfindable
                     else evaluation.record.item_id,
                     fingerprint=evaluation.record.fingerprint,
                     cells=cells,
@@ -186,6 +189,14 @@ def _judge_table(
     return _TableResult(
         checked.records, evaluations, [*checked.problems, *notes], edits, updates
     )
+
+
+def _ids_not_unique(table: BoundTable, records: Sequence[Record]) -> set[str]:
+    key = table.spec.id_key
+    if key is None:
+        return set()
+    counts = Counter(as_text(record.values.get(key)) for record in records)
+    return {item_id for item_id, count in counts.items() if item_id and count > 1}
 
 
 def _find_grid(snapshot: Snapshot, spec: TableSpec) -> Grid | None:

@@ -204,3 +204,11 @@ def test_a_due_time_in_an_unannounced_holiday_year_is_marked_provisional() -> No
     )
     # A notice in the row, not a problem in the Problems tab.
     assert all(p.code != "provisional-due" for p in result.problems)
+
+
+def test_rows_sharing_an_id_are_written_by_row_number() -> None:
+    rows = [request(), request(content="宣传册500本")]
+    _, _, result = cycle(rows, at("2025-09-29T10:00"))
+    edits = {edit.row: edit for edit in result.plan.edits}
+    assert edits[2].item_id is None and edits[3].item_id is None
+    assert "与第 2 行重复" in str(edits[3].cells["check"])
