@@ -8,6 +8,7 @@ reads no clock and touches no file: "now" and the state come in as arguments.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -154,7 +155,8 @@ def _judge_table(
         if update is not None:
             updates.append(update)
 
-    row_problems = _problems_by_row(checked.problems)
+    problems = _with_filled_ids(checked.problems, fills, spec)
+    row_problems = _problems_by_row(problems)
     unfindable = _ids_not_unique(table, checked.records)
     edits = []
     for evaluation in evaluations:
@@ -187,8 +189,25 @@ def _judge_table(
         if note.severity != "notice"
     ]
     return _TableResult(
-        checked.records, evaluations, [*checked.problems, *notes], edits, updates
+        checked.records, evaluations, [*problems, *notes], edits, updates
     )
+
+
+def _with_filled_ids(
+    problems: Sequence[Problem],
+    fills: Mapping[int, Mapping[str, CellValue]],
+    spec: TableSpec,
+) -> list[Problem]:
+    """Problems of a row whose id the service fills name that id, as later cycles do."""
+    if spec.id_key is None:
+        return list(problems)
+    found = []
+    for problem in problems:
+        filled = fills.get(problem.row or 0, {}).get(spec.id_key)
+        if filled is not None and problem.item_id is None:
+            problem = dataclasses.replace(problem, item_id=as_text(filled))
+        found.append(problem)
+    return found
 
 
 def _ids_not_unique(table: BoundTable, records: Sequence[Record]) -> set[str]:
@@ -232,7 +251,10 @@ def _fills(
             and spec.field(spec.start).fill
             and _blank(table, record, spec.start)
         ):
-            cells[spec.start] = local_now
+            # Seen now for the first time, but begun no later than anything done.
+            cells[spec.start] = min([now, *_event_times(record, spec)]).replace(
+                tzinfo=None
+            )
         if (
             spec.has_field("done_at")
             and record.meaning is Meaning.DONE
@@ -242,6 +264,15 @@ def _fills(
         if cells:
             fills[record.row] = cells
     return fills
+
+
+def _event_times(record: Record, spec: TableSpec) -> list[datetime]:
+    """Times already typed in a row of things that happened (keys ending in _at)."""
+    return [
+        value
+        for key, value in record.values.items()
+        if key.endswith("_at") and key != spec.start and isinstance(value, datetime)
+    ]
 
 
 def _blank(table: BoundTable, record: Record, key: str) -> bool:
@@ -334,10 +365,11 @@ def _start(
 ) -> datetime | None:
     if spec.start is None:
         return None
-    if spec.start in filled:
-        return now
-    value = record.values.get(spec.start)
-    return value if isinstance(value, datetime) else None
+    written = filled.get(spec.start)
+    if isinstance(written, datetime):
+        return written.replace(tzinfo=now.tzinfo)  # filled as local wall-clock time
+    typed = record.values.get(spec.start)
+    return typed if isinstance(typed, datetime) else None
 
 
 def _done_times(
