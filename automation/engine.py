@@ -9,6 +9,7 @@ reads no clock and touches no file: "now" and the state come in as arguments.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -37,6 +38,8 @@ from automation.parsing import as_text, format_found, parse_datetime
 from automation.problems import Problem
 from automation.state import ItemState, ItemUpdate, StatusChange
 from automation.validation import Record, validate_table
+
+log = logging.getLogger(__name__)
 
 ITEM_TABLES = ("requests", "orders", "returns")
 CHECK_JOINER = "\n"
@@ -150,7 +153,16 @@ def _judge_table(
         if spec.id_key in filled:
             # From here on the row is known by the id the service gives it.
             record.item_id = as_text(filled[spec.id_key])
-        evaluation, update = _judge(record, table, config, calendar, items, filled, now)
+        try:
+            evaluation, update = _judge(
+                record, table, config, calendar, items, filled, now
+            )
+        except Exception:  # a fault on one row must not stop the cycle
+            log.exception("Row %s:%d could not be judged", spec.key, record.row)
+            evaluation, update = Evaluation(record=record, start=None), None
+            evaluation.notes.append(
+                Problem("row-not-judged", spec.key, record.row, None, record.item_id)
+            )
         evaluations.append(evaluation)
         if update is not None:
             updates.append(update)

@@ -126,9 +126,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "zh": "缺少工作表“{expected}”;运行 automation init 可创建",
         "en": "the tab “{expected}” is missing; `automation init` creates it",
     },
-    "bad-config": {
-        "zh": "{detail}",
-        "en": "{detail}",
+    "row-not-judged": {
+        "zh": "这一行未能计算时效(服务内部出错),已保持原样;请告知管理员",
+        "en": "this row could not be judged (a fault in the service) and was left "
+        "as it is; please tell your admin",
     },
 }
 

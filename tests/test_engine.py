@@ -212,3 +212,27 @@ def test_rows_sharing_an_id_are_written_by_row_number() -> None:
     edits = {edit.row: edit for edit in result.plan.edits}
     assert edits[2].item_id is None and edits[3].item_id is None
     assert "与第 2 行重复" in str(edits[3].cells["check"])
+
+
+def test_a_fault_on_one_row_leaves_it_alone_and_judges_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import automation.engine as engine
+
+    real = engine.evaluate
+
+    def fragile(record, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if record.row == 2:
+            raise ZeroDivisionError("a bug")
+        return real(record, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "evaluate", fragile)
+    rows = [request(), request(id="REQ-00002")]
+    backend, _, result = cycle(rows, at("2025-09-29T10:00"))
+    backend.write(backend.read(), result.plan, LAYOUT, "zh")
+
+    assert cells_of(backend, 2)["check"] == (
+        "这一行未能计算时效(服务内部出错),已保持原样;请告知管理员"
+    )
+    assert cells_of(backend, 2)["flag"] is None
+    assert cells_of(backend, 3)["flag"] == "正常"
