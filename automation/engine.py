@@ -42,6 +42,7 @@ from automation.validation import Record, validate_table
 log = logging.getLogger(__name__)
 
 ITEM_TABLES = ("requests", "orders", "returns")
+ITEM_ORDER = {key: index for index, key in enumerate(ITEM_TABLES)}
 CHECK_JOINER = "\n"
 
 
@@ -591,9 +592,6 @@ def _problems_tab(
             ]
         )
     return TabContent("problems", rows)
-
-
-ITEM_ORDER = {key: index for index, key in enumerate(ITEM_TABLES)}
 
 
 def _previous_since(

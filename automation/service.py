@@ -13,7 +13,7 @@ import email
 import email.policy
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 
@@ -63,12 +63,9 @@ class CycleSummary:
     config_problems: int = 0
     used_last_good_config: bool = False
     detail: str = ""
-    problem_lines: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
-        found = dict(self.__dict__)
-        found.pop("problem_lines")
-        return found
+        return dict(self.__dict__)
 
 
 class Service:
@@ -128,9 +125,6 @@ class Service:
             turned_overdue=result.counts["turned_overdue"],
             config_problems=len(config_problems),
             used_last_good_config=fallback,
-            problem_lines=[
-                p.message(config.language, self.layout) for p in result.problems
-            ],
         )
         try:
             report = self.backend.write(

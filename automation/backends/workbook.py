@@ -34,7 +34,7 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.formatting.rule import FormulaRule
-from openpyxl.styles import Font, PatternFill
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -323,6 +323,9 @@ def _date_only(number_format: str) -> bool:
     return "h" not in shown and "s" not in shown
 
 
+WRAP = Alignment(wrap_text=True, vertical="top")
+
+
 def _put(cell: Any, value: CellValue) -> None:
     """Write one value the way the engine means it: text stays text."""
     if isinstance(value, Formula):
@@ -331,6 +334,8 @@ def _put(cell: Any, value: CellValue) -> None:
     elif isinstance(value, str):
         cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
         cell.data_type = "s"  # openpyxl would take "=..." for a formula
+        if "\n" in value:
+            cell.alignment = WRAP  # a check column lists one problem a line
     elif isinstance(value, datetime):
         if value.tzinfo is not None:
             raise ValueError(
