@@ -326,7 +326,9 @@ def _judge(
     now: datetime,
 ) -> tuple[Evaluation, ItemUpdate | None]:
     spec = table.spec
-    if not spec.stages:
+    if not spec.stages or record.meaning is None:
+        # Without a known status the clock's state is a guess: the check column
+        # asks for a status, and the row is judged once it has one.
         return Evaluation(record=record, start=None), None
     item_id = record.item_id or ""
 

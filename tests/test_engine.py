@@ -236,3 +236,13 @@ def test_a_fault_on_one_row_leaves_it_alone_and_judges_the_rest(
     )
     assert cells_of(backend, 2)["flag"] is None
     assert cells_of(backend, 3)["flag"] == "正常"
+
+
+def test_a_row_without_a_known_status_is_not_judged() -> None:
+    backend, _, result = cycle([request(status="搞定了")], at("2025-10-15T10:00"))
+    backend.write(backend.read(), result.plan, LAYOUT, "zh")
+
+    assert result.evaluations["requests"][0].flag is None
+    assert result.item_updates == []
+    assert cells_of(backend)["flag"] is None
+    assert str(cells_of(backend)["check"]).startswith("状态:填写的是“搞定了”")

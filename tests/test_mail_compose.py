@@ -89,11 +89,7 @@ def sample_context(kind: str, language: str) -> dict[str, Any]:
             },
         ]
     elif kind == "alert_escalation":
-        context |= {
-            "item": overdue[0],
-            "owner": overdue[0]["owner"],
-            "late_hours": 26.5,
-        }
+        context |= {"items": overdue, "threshold_hours": "24"}
     else:
         context["item"] = overdue[0]
     return context
@@ -105,7 +101,7 @@ def items_of(context: dict[str, Any]) -> list[dict[str, Any]]:
         return [context["item"]]
     if "problems" in context:
         return list(context["problems"])
-    keys = ("overdue", "at_risk", "due_today", "open")
+    keys = ("overdue", "at_risk", "due_today", "open", "items")
     return [entry for key in keys for entry in context.get(key, [])]
 
 
@@ -209,12 +205,12 @@ def test_text_part_lists_the_same_items_as_the_html_part(
         (
             "alert_escalation",
             "zh",
-            "【后勤协同】逾期升级:张伟 负责的 R-20250312-001 已逾期 26.5 小时",
+            "【后勤协同】逾期升级:2 项逾期超过 24 小时",
         ),
         (
             "alert_escalation",
             "en",
-            "[Logistics] Escalation: R-20250312-001 (Zhang Wei) is 26.5 h late",
+            "[Logistics] Escalation: 2 items late past 24 h",
         ),
     ],
 )
@@ -393,7 +389,7 @@ def test_rendered_is_immutable() -> None:
         ("en", "[Logistics] Escalation: 2 items late past 48 h", "threshold of 48 h"),
     ],
 )
-def test_escalation_also_takes_a_list_of_items_per_manager(
+def test_escalation_lists_a_managers_items(
     language: str, subject: str, intro: str
 ) -> None:
     context = common(language) | {
@@ -408,3 +404,22 @@ def test_escalation_also_takes_a_list_of_items_per_manager(
     for part in (html_words, rendered.text):
         assert intro in part
         assert "R-20250312-001" in part and "R-20250312-002" in part
+
+
+@pytest.mark.parametrize(
+    ("language", "hours", "shown"),
+    [
+        ("zh", 26.5, "逾期 26.5 小时"),
+        ("zh", 3475.4, "逾期 144.8 天"),
+        ("en", 47.9, "47.9 h late"),
+        ("en", 72.0, "3 days late"),
+    ],
+)
+def test_long_delays_read_in_days(language: str, hours: float, shown: str) -> None:
+    late = item(language, 1, "overdue") | {"late_hours": hours}
+    context = common(language) | {"items": [late], "threshold_hours": "24"}
+
+    rendered = render("alert_escalation", language, context)  # type: ignore[arg-type]
+
+    assert shown in rendered.text
+    assert shown in re.sub(r"<[^>]+>", "", rendered.html)
