@@ -133,6 +133,12 @@ class Config:
     at_risk_share: float = 0.25
     escalation_after_hours: float = 24.0
     sender: str = "logistics-bot@example.com"
+    english: Mapping[str, str] = field(default_factory=dict)
+    """Stored list and status values to their English alias, for English readers."""
+
+    def shown(self, value: str, language: Language) -> str:
+        """A stored value as a reader of `language` sees it: 处理中 / In progress."""
+        return self.english.get(value, value) if language == "en" else value
 
     def active_person(self, name: str) -> Person | None:
         person = self.people.get(name.strip())

@@ -130,7 +130,14 @@ def load_config(snapshot: Snapshot, layout: Layout) -> tuple[Config, list[Proble
     calendar = _calendar(tabs["calendar"], reader)
     targets = _targets(tabs["targets"], reader)
 
+    english = {
+        value: alias
+        for key in (*LIST_KEYS, *STATUS_KEYS)
+        for value, alias in _entries(settings.get(key, ""))
+        if alias
+    }
     config = Config(
+        english=english,
         language=language,
         people=people,
         lists=lists,

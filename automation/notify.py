@@ -278,6 +278,15 @@ class _Planner:
             if p.active and p.role == "manager" and p.department in departments
         ]
 
+    def _summary(
+        self, spec: TableSpec, values: Mapping[str, object], language: Language
+    ) -> str:
+        parts = [
+            self.config.shown(as_text(values.get(key)), language)
+            for key in SUMMARY_FIELDS.get(spec.key, ())
+        ]
+        return " · ".join(part for part in parts if part)
+
     def item(
         self, table: str, evaluation: Evaluation, language: Language
     ) -> dict[str, object]:
@@ -289,7 +298,7 @@ class _Planner:
             "table": spec.title(language),
             "table_key": table,
             "id": evaluation.record.item_id or "",
-            "summary": _summary(spec, values),
+            "summary": self._summary(spec, values, language),
             "stage": current.stage.label(language) if current else "",
             "due": _when(evaluation.due, self.calendar),
             "flag": evaluation.flag.value if evaluation.flag else "",
@@ -298,7 +307,7 @@ class _Planner:
             "left_hours": evaluation.left_hours,
             "owner": as_text(values.get("owner")),
             "requester": as_text(values.get(ENTERED_BY.get(table, "requester"))),
-            "status": as_text(values.get("status")),
+            "status": self.config.shown(as_text(values.get("status")), language),
             "progress": as_text(values.get("progress")),
             "provisional": bool(current and current.provisional),
         }
@@ -314,11 +323,6 @@ def _open(result: CycleResult) -> Iterable[tuple[str, Evaluation]]:
 
 def _by_due(entries: Sequence[tuple[str, Evaluation]]) -> list[tuple[str, Evaluation]]:
     return sorted(entries, key=lambda e: (e[1].due is None, e[1].due or 0))
-
-
-def _summary(spec: TableSpec, values: Mapping[str, object]) -> str:
-    parts = [as_text(values.get(key)) for key in SUMMARY_FIELDS.get(spec.key, ())]
-    return " · ".join(part for part in parts if part)
 
 
 def _when(moment: datetime | None, calendar: BusinessCalendar) -> str:

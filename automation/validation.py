@@ -448,7 +448,9 @@ class _Lookups:
             # A list missing from Settings is a configuration problem, reported there.
             return parsing.parse_text
         allowed = self._allowed(spec)
-        described = JOINER[self.language].join(allowed)
+        described = JOINER[self.language].join(
+            self.config.shown(value, self.language) for value in allowed
+        )
         example = allowed[0] if allowed else ""
         return _lookup_parser(known, "bad-choice", described, example)
 
@@ -462,7 +464,9 @@ class _Lookups:
         if not self.statuses:
             return parsing.parse_text
         labels = tuple(self.config.statuses)
-        described = JOINER[self.language].join(labels)
+        described = JOINER[self.language].join(
+            self.config.shown(label, self.language) for label in labels
+        )
         return _lookup_parser(self.statuses, "bad-choice", described, labels[0])
 
 

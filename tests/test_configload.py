@@ -351,3 +351,12 @@ def test_people_read_from_english_headers() -> None:
         False,
     )
     assert config.active_person("Anna") is None
+
+
+def test_english_readers_see_the_english_alias_of_stored_values() -> None:
+    config, _ = load()
+
+    assert config.shown("处理中", "en") == "In progress"
+    assert config.shown("次日达", "en") == "Next day"
+    assert config.shown("处理中", "zh") == "处理中"
+    assert config.shown("no alias", "en") == "no alias"
