@@ -217,16 +217,16 @@ def test_rows_sharing_an_id_are_written_by_row_number() -> None:
 def test_a_fault_on_one_row_leaves_it_alone_and_judges_the_rest(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import automation.engine as engine
+    import automation.judge
 
-    real = engine.evaluate
+    real = automation.judge.evaluate
 
     def fragile(record, *args, **kwargs):  # type: ignore[no-untyped-def]
         if record.row == 2:
             raise ZeroDivisionError("a bug")
         return real(record, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "evaluate", fragile)
+    monkeypatch.setattr(automation.judge, "evaluate", fragile)
     rows = [request(), request(id="REQ-00002")]
     backend, _, result = cycle(rows, at("2025-09-29T10:00"))
     backend.write(backend.read(), result.plan, LAYOUT, "zh")
