@@ -24,7 +24,7 @@ NO_LISTS: Mapping[str, Sequence[str]] = MappingProxyType({})
 class InitReport:
     """What `init` changed: tabs it created, header cells and default rows it added.
 
-    `formats_added` counts drop-downs, colour rules and frozen headers it set up.
+    `formats_added` counts the drop-downs and flag colour rules it set up.
     """
 
     tabs_created: tuple[str, ...] = ()
