@@ -211,8 +211,9 @@ def _status(args: argparse.Namespace) -> int:
         print("no cycle has run yet")
     else:
         summary = last["summary"]
+        zone = _zone_of(paths.workbook)
         print(
-            f"last good cycle at {last['now']:%Y-%m-%d %H:%M %Z}: "
+            f"last good cycle at {last['now'].astimezone(zone):%Y-%m-%d %H:%M %Z}: "
             f"{summary.get('rows_read', 0)} rows, {summary.get('overdue', 0)} overdue, "
             f"{summary.get('at_risk', 0)} at risk"
         )
@@ -283,6 +284,15 @@ def _service(paths: Paths) -> Service:
 
 def _zone(service: Service) -> ZoneInfo:
     config, _ = load_config(service.backend.read(), service.layout)
+    return config.calendar.time_zone
+
+
+def _zone_of(workbook: Path) -> ZoneInfo:
+    """The Calendar tab's time zone, or UTC when the workbook cannot be read."""
+    try:
+        config, _ = load_config(WorkbookBackend(workbook).read(), load_layout())
+    except AutomationError:
+        return ZoneInfo("UTC")
     return config.calendar.time_zone
 
 

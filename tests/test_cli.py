@@ -82,7 +82,7 @@ def test_run_once_then_status(
 
     code, out, _ = run(capsys, "status", "--workbook", str(workbook))
     assert code == 0
-    assert out.splitlines()[0].startswith("last good cycle at 2025-10-15 02:00 UTC")
+    assert out.splitlines()[0].startswith("last good cycle at 2025-10-15 10:00 CST")
     assert out.splitlines()[1] == "mail: 0 sent, 0 waiting"
 
 
