@@ -4,8 +4,9 @@ Instant alerts: a new emergency item to its owner and backup (at any hour); an i
 that turned overdue within the last day to its owner; items late past the escalation
 threshold to the owner's manager, one mail per manager listing them. Daily digests on
 working days: each owner's overdue, at-risk and due-today items, each requester's open
-requests, and each person's problems in the rows they entered. Recipients come only
-from the People tab. Outside working hours only emergency alerts go out; the others
+requests, each person's problems in the rows they entered, and the configuration's
+problems to the admins (the logistics managers when no one is admin). Recipients come
+only from the People tab. Outside working hours only emergency alerts go out; the others
 wait for the first cycle inside working hours.
 """
 
@@ -214,10 +215,16 @@ class _Planner:
             for table, found in result.records.items()
             for record in found
         }
+        admins = self._admins()
         for problem in result.problems:
-            if problem.row is None or problem.severity == "notice":
+            if problem.severity == "notice":
                 continue
-            record = records.get((problem.table, problem.row))
+            if self.layout.table(problem.table).kind == "config":
+                # The admins keep the configuration; they hear about its problems.
+                for admin in admins:
+                    groups[admin.name].append(problem)
+                continue
+            record = records.get((problem.table, problem.row or 0))
             field_key = ENTERED_BY.get(problem.table)
             if record is None or field_key is None:
                 continue
@@ -230,7 +237,7 @@ class _Planner:
             rows = [
                 {
                     "tab": self.layout.table(p.table).title(language),
-                    "row": p.row,
+                    "row": p.row if p.row is not None else "",
                     "id": p.item_id or "",
                     "column": p.column_label(language, self.layout),
                     "message": p.text(language),
@@ -267,6 +274,13 @@ class _Planner:
 
     def _person(self, name: object) -> Person | None:
         return self.config.active_person(str(name)) if name else None
+
+    def _admins(self) -> list[Person]:
+        """People with the admin role, or the logistics managers when there are none."""
+        admins = [
+            p for p in self.config.people.values() if p.active and p.role == "admin"
+        ]
+        return admins or self._logistics_managers()
 
     def _logistics_managers(self) -> list[Person]:
         departments = {

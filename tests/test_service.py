@@ -255,3 +255,12 @@ def test_broken_configuration_keeps_the_last_good_one(tmp_path: Path) -> None:
     assert summary.config_problems == 1
     problems = [row for row in load_workbook(workbook)["问题清单"].values]
     assert any(r[0] == "时效规则" and "三天" in str(r[5]) for r in problems[1:])
+    # No one is admin in the default People tab: the logistics manager hears of it.
+    mails = [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in (tmp_path / "outbox").glob("*.eml")
+    ]
+    told = [m for m in mails if m["X-Automation-Key"].startswith("problems_digest:")]
+    assert [str(m["To"]) for m in told] == ["王芳 <wang.fang@example.com>"]
+    body = told[0].get_body(("plain",)).get_content()
+    assert "时效规则" in body and "三天" in body
