@@ -21,7 +21,6 @@ import hashlib
 import logging
 import os
 import stat
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -44,6 +43,7 @@ from automation.backends.cells import (
 from automation.backends.workbook_layout import lay_out
 from automation.backends.workbook_plan import PlanWriter
 from automation.errors import BackendError, ConflictError, LayoutError
+from automation.files import write_atomically
 from automation.layout import Language, Layout, TableSpec
 from automation.model import (
     CellValue,
@@ -222,29 +222,17 @@ class WorkbookBackend:
 
     def _save(self, book: Workbook, *, expected: str | None) -> None:
         """Replace the file with `book` so that a crash leaves the old or the new."""
-        folder = self.path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=folder
-        )
-        temp = Path(temp_name)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                book.save(stream)
-                stream.flush()
-                os.fsync(stream.fileno())
 
+        def last_look(temporary: Path) -> None:
             # A last look narrows the window in which someone else's save is lost.
             current = self._current()
             self._check_version(current, expected)
             if current is not None:
-                _copy_mode(self.path, temp)
+                _copy_mode(self.path, temporary)
                 self._rotate_backups(current)
-            temp.replace(self.path)
-            _sync_folder(folder)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
+
+        write_atomically(self.path, book.save, before_replace=last_look)
+        _sync_folder(self.path.parent)
 
     def _rotate_backups(self, previous: bytes) -> None:
         """Keep the file as it was in `.1`, shifting older copies up to `.N`."""
@@ -254,7 +242,7 @@ class WorkbookBackend:
             older = self._backup(number - 1)
             if older.exists():
                 older.replace(self._backup(number))
-        _write_atomically(self._backup(1), previous)
+        write_atomically(self._backup(1), lambda stream: stream.write(previous))
 
     def _backup(self, number: int) -> Path:
         return self.path.with_name(f"{self.path.name}.{number}")
@@ -311,22 +299,6 @@ def _load(data: bytes, path: Path, *, read_only: bool) -> Workbook:
             f"cannot open {path} as a workbook ({error}); restore it from "
             f"{path.name}.1 or run `automation init` on a new path"
         ) from error
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    handle, temp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-    )
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        temp.replace(target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 def _copy_mode(source: Path, target: Path) -> None:

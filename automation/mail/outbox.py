@@ -11,15 +11,14 @@ from __future__ import annotations
 import hashlib
 import html
 import logging
-import os
 import re
-import tempfile
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
 from typing import Protocol
 
 from automation.errors import MailError
+from automation.files import write_atomically
 from automation.mail.message import KEY_HEADER
 
 logger = logging.getLogger(__name__)
@@ -60,8 +59,10 @@ class OutboxTransport:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             raw = message.as_bytes(policy=SMTP)
-            _write_atomic(self.folder / f"{stem}.eml", raw)
-            _write_atomic(self.folder / f"{stem}.html", preview(message).encode())
+            page = preview(message).encode()
+            # A reader of the outbox, or a crash, never sees half a file.
+            write_atomically(self.folder / f"{stem}.eml", lambda out: out.write(raw))
+            write_atomically(self.folder / f"{stem}.html", lambda out: out.write(page))
         except OSError as error:
             raise MailError(
                 f"could not write to the outbox {self.folder} ({error}); "
@@ -97,18 +98,3 @@ def preview(message: EmailMessage) -> str:
     if match is None:
         return block + page
     return page[: match.end()] + block + page[match.end() :]
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    # A reader of the outbox (or a crash) never sees half a file: write beside it,
-    # then rename over the old one in one step.
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
