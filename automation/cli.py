@@ -13,9 +13,9 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -136,16 +136,17 @@ def _paths(args: argparse.Namespace) -> Paths:
     return Paths(workbook, state, outbox)
 
 
-def _now(text: str | None, zone: ZoneInfo) -> datetime:
+def _now(text: str | None, zone: Callable[[], tzinfo]) -> datetime:
+    """The time to run at; `zone()` is asked only for a --now without an offset."""
     if not text:
-        return datetime.now(zone)
+        return datetime.now(UTC)  # the engine turns it into the Calendar's zone
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as error:
         raise AutomationError(
             f"--now {text!r} is not an ISO time; write e.g. 2025-10-15T10:00+08:00"
         ) from error
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone())
 
 
 # Commands
@@ -174,7 +175,7 @@ def _check(args: argparse.Namespace) -> int:
     layout = load_layout()
     snapshot = WorkbookBackend(paths.workbook).read()
     config, config_problems = load_config(snapshot, layout)
-    now = _now(args.now, config.calendar.time_zone)
+    now = _now(args.now, lambda: config.calendar.time_zone)
     result = run_cycle(snapshot, layout, config, {}, now, None, config_problems)
     for problem in result.problems:
         print(problem.message(config.language, layout))
@@ -194,7 +195,7 @@ def _run(args: argparse.Namespace) -> int:
     paths = _paths(args)
     service = _service(paths)
     try:
-        summary = service.run_once(_now(args.now, _zone(service)))
+        summary = service.run_once(_now(args.now, lambda: _zone_of(paths.workbook)))
     finally:
         service.close()
     _print_summary(summary, paths)
@@ -222,7 +223,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from automation.demo_data import REFERENCE, build_demo
+    from automation.demo_data import REFERENCE, SHANGHAI, build_demo
 
     folder: Path = args.dir
     workbook = folder / "workbook.xlsx"
@@ -233,7 +234,7 @@ def _demo(args: argparse.Namespace) -> int:
     shutil.rmtree(paths.outbox, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
 
-    now = _now(args.now, REFERENCE.tzinfo) if args.now else REFERENCE  # type: ignore[arg-type]
+    now = _now(args.now, lambda: SHANGHAI) if args.now else REFERENCE
     data = build_demo(now)
     layout = load_layout()
     defaults = load_defaults()
@@ -280,11 +281,6 @@ def _service(paths: Paths) -> Service:
         StateStore(paths.state),
         OutboxTransport(paths.outbox),
     )
-
-
-def _zone(service: Service) -> ZoneInfo:
-    config, _ = load_config(service.backend.read(), service.layout)
-    return config.calendar.time_zone
 
 
 def _zone_of(workbook: Path) -> ZoneInfo:

@@ -152,6 +152,3 @@ class Config:
                 return label, meaning
         alias = self.status_aliases.get(wanted)
         return (alias, self.statuses[alias]) if alias is not None else None
-
-    def status_labels(self) -> str:
-        return "、".join(self.statuses)

@@ -10,7 +10,7 @@ the service then keeps the last good one.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -157,8 +157,26 @@ def load_config(snapshot: Snapshot, layout: Layout) -> tuple[Config, list[Proble
             if row.get("customer")
         },
         settings=settings,
-        at_risk_share=_share(settings, setting_rows, 0.25, reader),
-        escalation_after_hours=_hours(settings, setting_rows, 24.0, reader),
+        at_risk_share=_number_setting(
+            "at_risk_share",
+            settings,
+            setting_rows,
+            reader,
+            0.25,
+            lambda share: 0 < share < 1,
+            ("0% 到 100% 之间的比例", "a share between 0% and 100%"),
+            "25%",
+        ),
+        escalation_after_hours=_number_setting(
+            "escalation_after_hours",
+            settings,
+            setting_rows,
+            reader,
+            24.0,
+            lambda hours: hours >= 0,
+            ("小时数", "a number of hours"),
+            "24",
+        ),
         sender=settings.get("sender", "logistics-bot@example.com"),
     )
     return config, reader.problems
@@ -177,9 +195,7 @@ def _config_rows(
     defaults = load_defaults()
     found: dict[str, list[tuple[int | None, Row]]] = {}
     for spec in layout.of_kind("config"):
-        grid = next(
-            (g for g in snapshot.grids.values() if spec.matches_title(g.title)), None
-        )
+        grid = snapshot.grid(spec)
         rows = _rows(spec, grid, reader) if grid is not None else []
         if not rows:
             # A missing or empty tab means "not configured yet": use the defaults.
@@ -286,48 +302,23 @@ def _statuses(settings: Mapping[str, str]) -> tuple[dict[str, Meaning], dict[str
     return statuses, aliases
 
 
-def _share(
+def _number_setting(
+    key: str,
     settings: Mapping[str, str],
     rows: Mapping[str, int | None],
-    default: float,
     reader: _Reader,
+    default: float,
+    allowed: Callable[[float], bool],
+    expected: tuple[str, str],
+    example: str,
 ) -> float:
-    raw = settings.get("at_risk_share")
+    """A numeric setting, or its default (and a problem) when it is not `allowed`."""
+    raw = settings.get(key)
     if not raw:
         return default
     value = parse_number(raw)
-    if isinstance(value, Invalid) or value is None or not 0 < value < 1:
-        reader.bad(
-            "settings",
-            rows.get("at_risk_share"),
-            "value",
-            raw,
-            ("0% 到 100% 之间的比例", "a share between 0% and 100%"),
-            "25%",
-        )
-        return default
-    return value
-
-
-def _hours(
-    settings: Mapping[str, str],
-    rows: Mapping[str, int | None],
-    default: float,
-    reader: _Reader,
-) -> float:
-    raw = settings.get("escalation_after_hours")
-    if not raw:
-        return default
-    value = parse_number(raw)
-    if isinstance(value, Invalid) or value is None or value < 0:
-        reader.bad(
-            "settings",
-            rows.get("escalation_after_hours"),
-            "value",
-            raw,
-            ("小时数", "a number of hours"),
-            "24",
-        )
+    if isinstance(value, Invalid) or value is None or not allowed(value):
+        reader.bad("settings", rows.get(key), "value", raw, expected, example)
         return default
     return value
 

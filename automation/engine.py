@@ -32,9 +32,9 @@ from automation.model import (
     bind,
     same_value,
 )
-from automation.outputs import find_grid, problems_tab, same_content
+from automation.outputs import problems_tab, same_content
 from automation.parsing import as_text
-from automation.problems import Problem
+from automation.problems import Problem, by_row
 from automation.state import ItemState, ItemUpdate
 from automation.validation import Record, validate_table
 
@@ -84,7 +84,7 @@ def run_cycle(
     rows_read = 0
 
     for spec in layout.of_kind("data"):
-        grid = find_grid(snapshot, spec)
+        grid = snapshot.grid(spec)
         if grid is None:
             problems.append(
                 Problem(
@@ -166,7 +166,7 @@ def _judge_table(
             updates.append(update)
 
     problems = _with_filled_ids(checked.problems, fills, spec)
-    row_problems = _problems_by_row(problems)
+    row_problems = by_row(problems)
     unfindable = _ids_not_unique(table, checked.records)
     edits = []
     for evaluation in evaluations:
@@ -175,7 +175,11 @@ def _judge_table(
         cells = dict(filled)
         cells.update(
             _owned_changes(
-                table, evaluation, row_problems.get(row, []), config.language, calendar
+                table,
+                evaluation,
+                row_problems.get((spec.key, row), []),
+                config.language,
+                calendar,
             )
         )
         if cells:
@@ -282,14 +286,6 @@ def _local(moment: datetime | None, calendar: BusinessCalendar) -> datetime | No
         return None
     local = moment.astimezone(calendar.tz).replace(tzinfo=None)
     return local.replace(second=0, microsecond=0)
-
-
-def _problems_by_row(problems: Sequence[Problem]) -> dict[int, list[Problem]]:
-    grouped: dict[int, list[Problem]] = {}
-    for problem in problems:
-        if problem.row is not None:
-            grouped.setdefault(problem.row, []).append(problem)
-    return grouped
 
 
 def _counts(

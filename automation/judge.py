@@ -170,8 +170,8 @@ def _add_notes(
                     "required_by",
                     item_id,
                     params={
-                        "found": format_found(required.replace(tzinfo=None)),
-                        "standard": format_found(standard.replace(tzinfo=None)),
+                        "found": format_found(required),
+                        "standard": format_found(standard),
                     },
                     severity="warning",
                 )

@@ -36,9 +36,6 @@ STATUS_LABELS: dict[str, dict[Language, str]] = {
     "amber": {"zh": "预警", "en": "Amber"},
     "red": {"zh": "未达标", "en": "Red"},
 }
-RATES = frozenset(
-    {"sla_compliance", "on_time_delivery_rate", "damage_rate", "support_cost_ratio"}
-)
 
 
 @dataclass(frozen=True)
@@ -211,7 +208,8 @@ def _department(
     return str(found) if found else None
 
 
-def target_text(target: Target | None, kpi: str) -> str:
+def target_text(target: Target | None) -> str:
+    """A target as the KPI tab shows it, e.g. "≥ 98%" or "3%-5%"."""
     if target is None:
         return ""
     return {"at_least": "≥ ", "at_most": "≤ ", "between": ""}.get(
@@ -232,7 +230,7 @@ def kpi_tab(
                 KPI_LABELS[row.kpi][language],
                 row.value,
                 row.count,
-                target_text(config.targets.get(row.kpi), row.kpi),
+                target_text(config.targets.get(row.kpi)),
                 STATUS_LABELS[row.status][language] if row.status else "",
             ]
         )

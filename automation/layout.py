@@ -135,12 +135,6 @@ class Layout:
     def of_kind(self, kind: TableKind) -> tuple[TableSpec, ...]:
         return tuple(spec for spec in self.tables if spec.kind == kind)
 
-    def find_title(self, title: str) -> TableSpec | None:
-        for spec in self.tables:
-            if spec.matches_title(title):
-                return spec
-        return None
-
 
 def fold(text: str) -> str:
     """The form two spellings are compared in: NFKC, no spaces, case folded."""

@@ -52,6 +52,13 @@ class Snapshot:
     version: str = ""
     timezone: str | None = None
 
+    def grid(self, spec: TableSpec) -> Grid | None:
+        """The grid of a tab, found by either of its titles."""
+        for grid in self.grids.values():
+            if spec.matches_title(grid.title):
+                return grid
+        return None
+
 
 @dataclass(frozen=True)
 class BoundTable:

@@ -267,7 +267,7 @@ class _Planner:
     ) -> None:
         full = {
             "recipient": {"name": person.name, "email": person.email},
-            "generated_at": format_found(self.now.replace(tzinfo=None)),
+            "generated_at": format_found(self.now),
             **context,
         }
         self.notices.append(Notice(kind, key, person, full, cc, notice_keys))
@@ -342,7 +342,7 @@ def _by_due(entries: Sequence[tuple[str, Evaluation]]) -> list[tuple[str, Evalua
 def _when(moment: datetime | None, calendar: BusinessCalendar) -> str:
     if moment is None:
         return ""
-    return format_found(moment.astimezone(calendar.tz).replace(tzinfo=None))
+    return format_found(moment.astimezone(calendar.tz))
 
 
 def _hours(value: float) -> str:

@@ -9,7 +9,6 @@ from automation.calendar import BusinessCalendar
 from automation.layout import Language, Layout, TableSpec
 from automation.model import (
     CellValue,
-    Grid,
     Snapshot,
     TabContent,
     bind,
@@ -21,14 +20,6 @@ from automation.problems import Problem
 
 ITEM_TABLES = ("requests", "orders", "returns")
 ITEM_ORDER = {key: index for index, key in enumerate(ITEM_TABLES)}
-
-
-def find_grid(snapshot: Snapshot, spec: TableSpec) -> Grid | None:
-    """The grid of a tab, by either of its titles."""
-    for grid in snapshot.grids.values():
-        if spec.matches_title(grid.title):
-            return grid
-    return None
 
 
 def problems_tab(
@@ -73,7 +64,7 @@ def problems_tab(
 def _previous_since(
     snapshot: Snapshot, spec: TableSpec
 ) -> dict[tuple[str, str, str, str], datetime]:
-    grid = find_grid(snapshot, spec)
+    grid = snapshot.grid(spec)
     if grid is None:
         return {}
     table = bind(spec, grid)
@@ -95,7 +86,7 @@ def _previous_since(
 def same_content(
     snapshot: Snapshot, spec: TableSpec, rows: list[list[CellValue]]
 ) -> bool:
-    grid = find_grid(snapshot, spec)
+    grid = snapshot.grid(spec)
     if grid is None:
         return False
     current = grid.rows

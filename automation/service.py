@@ -173,11 +173,9 @@ class Service:
     def _config_payload(self, snapshot: Snapshot) -> dict[str, object]:
         payload: dict[str, object] = {}
         for spec in self.layout.of_kind("config"):
-            for grid in snapshot.grids.values():
-                if spec.matches_title(grid.title):
-                    payload[grid.title] = [
-                        [_jsonable(c) for c in row] for row in grid.rows
-                    ]
+            grid = snapshot.grid(spec)
+            if grid is not None:
+                payload[grid.title] = [[_jsonable(c) for c in row] for row in grid.rows]
         return payload
 
     def _compose(self, notice: Notice, config: Config, now: datetime) -> QueuedMail:
@@ -232,13 +230,13 @@ class Service:
         spec = self.layout.table("log")
         language = config.language
         rows: list[list[CellValue]] = [[f.label(language) for f in spec.fields]]
-        for grid in snapshot.grids.values():
-            if spec.matches_title(grid.title):
-                table = bind(spec, grid)
-                rows.extend(
-                    [table.value(row, f.key) for f in spec.fields]
-                    for _, row in table.data_rows()
-                )
+        grid = snapshot.grid(spec)
+        if grid is not None:
+            table = bind(spec, grid)
+            rows.extend(
+                [table.value(row, f.key) for f in spec.fields]
+                for _, row in table.data_rows()
+            )
         for notice, mail in zip(notices, queued, strict=True):
             rows.append(
                 [

@@ -340,9 +340,16 @@ class StateStore:
         same digest twice never sends it twice. Returns how many were new.
         """
         _aware(now, "now")
+        queued = list(queued)
+        wanted = set(notice_keys)
         new = 0
         with self._begin() as conn:
-            present = set(conn.scalars(select(mail.c.key)))
+            # Only the keys at hand are looked up: the tables grow with every day.
+            present = set(
+                conn.scalars(
+                    select(mail.c.key).where(mail.c.key.in_([m.key for m in queued]))
+                )
+            )
             for item in queued:
                 if item.key in present:
                     continue
@@ -360,8 +367,10 @@ class StateStore:
                         attempts=0,
                     )
                 )
-            seen = set(conn.scalars(select(notices.c.key)))
-            for key in set(notice_keys) - seen:
+            seen = set(
+                conn.scalars(select(notices.c.key).where(notices.c.key.in_(wanted)))
+            )
+            for key in wanted - seen:
                 conn.execute(insert(notices).values(key=key, at=now))
         return new
 
