@@ -96,6 +96,16 @@ def is_blank(value: CellValue) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def id_text(value: object) -> str | None:
+    """An id as text, so that 1001 typed as a number matches "1001"."""
+    if value is None or isinstance(value, Formula):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
 def _filled(value: CellValue) -> bool:
     return not is_blank(value)
 

@@ -22,12 +22,17 @@ Choices where the real API is richer (known limits):
 - Writes take ROWS-major values only and ignore includeValuesInResponse; a null
   input leaves its cell alone, "" clears it. Reads honour majorDimension.
 - spreadsheets.get ignores `fields` and never includes grid data.
-- spreadsheets.batchUpdate knows addSheet, deleteSheet, updateSheetProperties
-  (title, gridProperties.frozenRowCount), appendDimension, insertDimension and
-  deleteDimension (the last two for ROWS only), setDataValidation,
-  addConditionalFormatRule, addProtectedRange and createDeveloperMetadata; the last
-  four are only recorded on the sheet, not enforced. Any other request kind (such
-  as updateCells) fails the batch with 400.
+- spreadsheets.batchUpdate knows addSheet (refusing a sheetId in use),
+  deleteSheet, updateSheetProperties (title, gridProperties.frozenRowCount),
+  appendDimension, insertDimension and deleteDimension (the last two for ROWS
+  only), setDataValidation, addConditionalFormatRule, addProtectedRange, repeatCell
+  (number formats only), and createDeveloperMetadata, updateDeveloperMetadata and
+  deleteDeveloperMetadata. Rules, protections and formats are only recorded on the
+  sheet, never enforced; a validation or number format replaces one recorded on
+  exactly the same GridRange (a validation without a rule clears it). Developer
+  metadata is found by a developerMetadataLookup on metadataId, metadataKey or
+  metadataValue; an update that matches nothing answers 400. Any other request
+  kind (such as updateCells) fails the batch with 400.
 - Any other host or endpoint answers 404, so a test never reaches the network.
 """
 
@@ -111,6 +116,8 @@ class FakeSheet:
     conditional_formats: list[Json] = field(default_factory=list)
     protected_ranges: list[Json] = field(default_factory=list)
     developer_metadata: list[Json] = field(default_factory=list)
+    number_formats: list[Json] = field(default_factory=list)
+    """{"range": GridRange, "numberFormat": NumberFormat} per repeatCell recorded."""
 
     def get(self, row: int, col: int) -> Stored:
         """The cell at 0-based (row, col), None when empty."""
@@ -705,9 +712,15 @@ def read_range(book: FakeSpreadsheet, text: str, options: dict[str, str]) -> Jso
     col1 = min(span.col1 or sheet.column_count, sheet.column_count)
     if span.row0 >= sheet.row_count or span.col0 >= sheet.column_count:
         raise SheetsError(400, f"Range ({text}) exceeds grid limits.")
+    # Only stored cells can hold values: the rest of the grid would be trimmed away.
+    stored_rows = min(row1, len(sheet.rows))
+    stored_cols = min(col1, max((len(row) for row in sheet.rows), default=0))
     grid = [
-        [render(sheet.get(r, c), options, book.locale) for c in range(span.col0, col1)]
-        for r in range(span.row0, row1)
+        [
+            render(sheet.get(r, c), options, book.locale)
+            for c in range(span.col0, stored_cols)
+        ]
+        for r in range(span.row0, stored_rows)
     ]
     if options["majorDimension"] == "COLUMNS":
         grid = [list(column) for column in zip(*grid, strict=True)]
@@ -811,6 +824,10 @@ def add_sheet(book: FakeSpreadsheet, body: Json) -> Json:
             f'A sheet with the name "{title}" already exists. '
             "Please enter another name.",
         )
+    if any(sheet.sheet_id == props.get("sheetId") for sheet in book.sheets):
+        raise SheetsError(
+            400, f"A sheet with the id {props['sheetId']} already exists."
+        )
     grid = props.get("gridProperties", {})
     sheet = FakeSheet(
         props.get("sheetId", book.new_id()),
@@ -906,8 +923,25 @@ def grid_sheet(book: FakeSpreadsheet, grid_range: Json) -> FakeSheet:
 
 
 def set_data_validation(book: FakeSpreadsheet, body: Json) -> Json:
-    sheet = grid_sheet(book, body["range"])
-    sheet.validations.append({"range": body["range"], "rule": body.get("rule")})
+    span = body["range"]
+    sheet = grid_sheet(book, span)
+    sheet.validations = [v for v in sheet.validations if v["range"] != span]
+    if body.get("rule") is not None:
+        sheet.validations.append({"range": span, "rule": body["rule"]})
+    return {}
+
+
+def repeat_cell(book: FakeSpreadsheet, body: Json) -> Json:
+    fields = [name.strip() for name in body["fields"].split(",")]
+    if fields != ["userEnteredFormat.numberFormat"]:
+        raise SheetsError(
+            400, f"the fake records number formats only, not fields {body['fields']}"
+        )
+    span = body["range"]
+    sheet = grid_sheet(book, span)
+    number_format = body["cell"]["userEnteredFormat"]["numberFormat"]
+    sheet.number_formats = [f for f in sheet.number_formats if f["range"] != span]
+    sheet.number_formats.append({"range": span, "numberFormat": number_format})
     return {}
 
 
@@ -932,14 +966,64 @@ def add_protected_range(book: FakeSpreadsheet, body: Json) -> Json:
 def create_developer_metadata(book: FakeSpreadsheet, body: Json) -> Json:
     metadata = dict(body["developerMetadata"])
     metadata.setdefault("metadataId", book.new_id())
-    location = metadata.get("location", {})
+    location = dict(metadata.get("location", {}))
     if "sheetId" in location:
         book.by_id(location["sheetId"]).developer_metadata.append(metadata)
+        location["locationType"] = "SHEET"
     elif location.get("spreadsheet"):
         book.developer_metadata.append(metadata)
+        location["locationType"] = "SPREADSHEET"
     else:
         raise SheetsError(400, "developerMetadata.location must name a sheet")
+    metadata["location"] = location
     return {"createDeveloperMetadata": {"developerMetadata": metadata}}
+
+
+LOOKUP_FIELDS = ("metadataId", "metadataKey", "metadataValue")
+
+
+def metadata_lists(book: FakeSpreadsheet) -> list[list[Json]]:
+    """Every list of developer metadata: the spreadsheet's, then each sheet's."""
+    return [book.developer_metadata, *(s.developer_metadata for s in book.sheets)]
+
+
+def matches(metadata: Json, data_filter: Json) -> bool:
+    """Whether developer metadata matches a DataFilter's developerMetadataLookup."""
+    lookup = data_filter.get("developerMetadataLookup")
+    if not lookup or not any(name in lookup for name in LOOKUP_FIELDS):
+        raise SheetsError(400, "the fake looks metadata up by id, key or value only")
+    return all(
+        metadata.get(name) == lookup[name] for name in LOOKUP_FIELDS if name in lookup
+    )
+
+
+def update_developer_metadata(book: FakeSpreadsheet, body: Json) -> Json:
+    changes, filters = body["developerMetadata"], body["dataFilters"]
+    names = [name.strip() for name in body["fields"].split(",")]
+    if not set(names) <= {"metadataKey", "metadataValue", "visibility"}:
+        raise SheetsError(400, f"the fake cannot update fields {body['fields']}")
+    updated = [
+        metadata
+        for entries in metadata_lists(book)
+        for metadata in entries
+        if any(matches(metadata, data_filter) for data_filter in filters)
+    ]
+    if not updated:
+        raise SheetsError(400, "No developer metadata matches the data filters.")
+    for metadata in updated:
+        for name in names:
+            metadata[name] = changes[name]
+    return {"updateDeveloperMetadata": {"developerMetadata": updated}}
+
+
+def delete_developer_metadata(book: FakeSpreadsheet, body: Json) -> Json:
+    data_filter = body["dataFilter"]
+    deleted = []
+    for entries in metadata_lists(book):
+        gone = [metadata for metadata in entries if matches(metadata, data_filter)]
+        deleted += gone
+        entries[:] = [metadata for metadata in entries if metadata not in gone]
+    return {"deleteDeveloperMetadata": {"deletedDeveloperMetadata": deleted}}
 
 
 REQUESTS: dict[str, Callable[[FakeSpreadsheet, Json], Json]] = {
@@ -952,5 +1036,8 @@ REQUESTS: dict[str, Callable[[FakeSpreadsheet, Json], Json]] = {
     "setDataValidation": set_data_validation,
     "addConditionalFormatRule": add_conditional_format_rule,
     "addProtectedRange": add_protected_range,
+    "repeatCell": repeat_cell,
     "createDeveloperMetadata": create_developer_metadata,
+    "updateDeveloperMetadata": update_developer_metadata,
+    "deleteDeveloperMetadata": delete_developer_metadata,
 }

@@ -360,3 +360,185 @@ def test_other_hosts_answer_404_without_network(api: FakeSheetsAPI) -> None:
 
     assert response.status_code == 404
     assert api.requests[-1][1] == "unknown"
+
+
+def test_add_sheet_refuses_a_sheet_id_in_use(api: FakeSheetsAPI) -> None:
+    key = make_book(api)
+    sh = open_book(api, key)
+    taken = api.sheet(key, "It's").sheet_id
+
+    with pytest.raises(APIError) as caught:
+        sh.batch_update(
+            {"requests": [{"addSheet": {"properties": {"sheetId": taken}}}]}
+        )
+
+    assert caught.value.code == 400
+    assert f"id {taken} already exists" in caught.value.error["message"]
+    sh.batch_update({"requests": [{"addSheet": {"properties": {"sheetId": 7}}}]})
+    assert api.book(key).sheets[-1].sheet_id == 7
+
+
+def test_validations_and_number_formats_replace_their_range(
+    api: FakeSheetsAPI,
+) -> None:
+    key = make_book(api)
+    sh = open_book(api, key)
+    sheet_id = api.sheet(key, "需求提报").sheet_id
+    span = {"sheetId": sheet_id, "startRowIndex": 1, "endRowIndex": 20}
+    other = {**span, "startColumnIndex": 2, "endColumnIndex": 3}
+
+    def one_of(*values: str) -> dict[str, Any]:
+        listed = [{"userEnteredValue": value} for value in values]
+        return {"condition": {"type": "ONE_OF_LIST", "values": listed}}
+
+    def number_format(kind: str, pattern: str) -> dict[str, Any]:
+        return {
+            "repeatCell": {
+                "range": span,
+                "cell": {
+                    "userEnteredFormat": {
+                        "numberFormat": {"type": kind, "pattern": pattern}
+                    }
+                },
+                "fields": "userEnteredFormat.numberFormat",
+            }
+        }
+
+    sh.batch_update(
+        {
+            "requests": [
+                {"setDataValidation": {"range": span, "rule": one_of("是")}},
+                {"setDataValidation": {"range": other, "rule": one_of("甲")}},
+                {"setDataValidation": {"range": span, "rule": one_of("是", "否")}},
+                number_format("DATE", "yyyy-mm-dd"),
+                number_format("DATE_TIME", "yyyy-mm-dd hh:mm"),
+            ]
+        }
+    )
+
+    sheet = api.sheet(key, "需求提报")
+    assert sheet.validations == [
+        {"range": other, "rule": one_of("甲")},
+        {"range": span, "rule": one_of("是", "否")},
+    ]
+    assert sheet.number_formats == [
+        {
+            "range": span,
+            "numberFormat": {"type": "DATE_TIME", "pattern": "yyyy-mm-dd hh:mm"},
+        }
+    ]
+    sh.batch_update({"requests": [{"setDataValidation": {"range": other}}]})
+    assert api.sheet(key, "需求提报").validations == [
+        {"range": span, "rule": one_of("是", "否")}
+    ]
+
+
+def test_repeat_cell_of_other_fields_is_refused(api: FakeSheetsAPI) -> None:
+    key = make_book(api)
+    sh = open_book(api, key)
+    sheet_id = api.sheet(key, "需求提报").sheet_id
+    bold = {"userEnteredFormat": {"textFormat": {"bold": True}}}
+    request = {
+        "repeatCell": {
+            "range": {"sheetId": sheet_id},
+            "cell": bold,
+            "fields": "userEnteredFormat.textFormat.bold",
+        }
+    }
+
+    with pytest.raises(APIError) as caught:
+        sh.batch_update({"requests": [request]})
+
+    assert caught.value.code == 400
+    assert "number formats only" in caught.value.error["message"]
+
+
+def test_developer_metadata_is_created_updated_and_deleted(
+    api: FakeSheetsAPI,
+) -> None:
+    key = make_book(api)
+    http = api.client().http_client
+    sheet_id = api.sheet(key, "It's").sheet_id
+    created = {
+        "metadataKey": "automation.layout",
+        "metadataValue": "one",
+        "location": {"sheetId": sheet_id},
+        "visibility": "DOCUMENT",
+    }
+
+    replies = http.batch_update(
+        key,
+        {
+            "requests": [
+                {"createDeveloperMetadata": {"developerMetadata": created}},
+                {
+                    "createDeveloperMetadata": {
+                        "developerMetadata": {
+                            "metadataKey": "other",
+                            "location": {"spreadsheet": True},
+                            "visibility": "DOCUMENT",
+                        }
+                    }
+                },
+            ]
+        },
+    )["replies"]
+    metadata_id = replies[0]["createDeveloperMetadata"]["developerMetadata"][
+        "metadataId"
+    ]
+    lookup = {"developerMetadataLookup": {"metadataId": metadata_id}}
+    http.batch_update(
+        key,
+        {
+            "requests": [
+                {
+                    "updateDeveloperMetadata": {
+                        "dataFilters": [lookup],
+                        "developerMetadata": {"metadataValue": "two"},
+                        "fields": "metadataValue",
+                    }
+                }
+            ]
+        },
+    )
+
+    sheets = http.fetch_sheet_metadata(key)["sheets"]
+    assert sheets[1]["developerMetadata"] == [
+        {
+            **created,
+            "metadataId": metadata_id,
+            "metadataValue": "two",
+            "location": {"sheetId": sheet_id, "locationType": "SHEET"},
+        }
+    ]
+    answer = http.batch_update(
+        key, {"requests": [{"deleteDeveloperMetadata": {"dataFilter": lookup}}]}
+    )
+    deleted = answer["replies"][0]["deleteDeveloperMetadata"]
+    assert [d["metadataId"] for d in deleted["deletedDeveloperMetadata"]] == [
+        metadata_id
+    ]
+    after = http.fetch_sheet_metadata(key)
+    assert "developerMetadata" not in after["sheets"][1]
+    assert [m["metadataKey"] for m in after["developerMetadata"]] == ["other"]
+
+
+def test_updating_developer_metadata_that_is_not_there_is_refused(
+    api: FakeSheetsAPI,
+) -> None:
+    key = make_book(api)
+    sh = open_book(api, key)
+    lookup = {"developerMetadataLookup": {"metadataKey": "automation.layout"}}
+    request = {
+        "updateDeveloperMetadata": {
+            "dataFilters": [lookup],
+            "developerMetadata": {"metadataValue": "x"},
+            "fields": "metadataValue",
+        }
+    }
+
+    with pytest.raises(APIError) as caught:
+        sh.batch_update({"requests": [request]})
+
+    assert caught.value.code == 400
+    assert "No developer metadata matches" in caught.value.error["message"]

@@ -20,11 +20,11 @@ from automation.layout import FieldSpec, Language, Layout, TableSpec
 from automation.model import (
     BoundTable,
     CellValue,
-    Formula,
     RowEdit,
     TabContent,
     WriteReport,
     fingerprint,
+    id_text,
     is_blank,
     same_value,
 )
@@ -133,7 +133,7 @@ class PlanWriter:
             return edit.row if in_range else None
         if table.ids is None:
             table.ids = _id_index(table)
-        found = table.ids.get(_id_text(edit.item_id) or "", [])
+        found = table.ids.get(id_text(edit.item_id) or "", [])
         if len(found) != 1:
             logger.info("id of %s:%d found %d times", edit.table, edit.row, len(found))
             return None
@@ -182,17 +182,7 @@ def _id_index(table: _Table) -> dict[str, list[int]]:
         return index
     cells = table.sheet.iter_rows(min_row=2, min_col=column + 1, max_col=column + 1)
     for number, (cell,) in enumerate(cells, start=2):
-        text = _id_text(cell_value(cell))
+        text = id_text(cell_value(cell))
         if text is not None:
             index.setdefault(text, []).append(number)
     return index
-
-
-def _id_text(value: object) -> str | None:
-    """An id as text, so that 1001 typed as a number matches "1001"."""
-    if value is None or isinstance(value, Formula):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip()
-    return text or None

@@ -1,0 +1,284 @@
+"""A write to a spreadsheet worked out from a plan: which cells, in which requests.
+
+`SheetChanges` takes the engine's row edits against the people's tabs as read just
+before the write, where each row is found by its id (or, for a row without one, by its
+number) and edited only while its fingerprint still matches; and the service tabs'
+whole contents against the snapshot, writing only the cells that differ. It then
+packs the changed cells into value ranges (one per run of rows changing the same
+columns, untouched cells inside sent as null, which the API leaves alone) and into
+parts of a bounded size, and lists the tabs that must be created or grown first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from automation.backends.sheets_values import JsonCell, a1_range, cell_json, pad
+from automation.layout import Language, TableSpec
+from automation.model import (
+    BoundTable,
+    CellValue,
+    Grid,
+    RowEdit,
+    TabContent,
+    WriteReport,
+    bind,
+    fingerprint,
+    id_text,
+    is_blank,
+    same_value,
+)
+
+logger = logging.getLogger(__name__)
+
+Json = dict[str, Any]
+GROWTH = 500  # rows added beyond what a service tab needs, so it rarely grows
+
+
+@dataclass
+class Tab:
+    """What the metadata says of one tab."""
+
+    sheet_id: int
+    title: str
+    rows: int
+    columns: int
+
+    @classmethod
+    def of(cls, sheet: dict[str, Any]) -> Tab:
+        properties = sheet.get("properties", sheet)
+        grid = properties.get("gridProperties", {})
+        return cls(
+            sheet_id=int(properties["sheetId"]),
+            title=str(properties["title"]),
+            rows=int(grid.get("rowCount", 1000)),
+            columns=int(grid.get("columnCount", 26)),
+        )
+
+
+@dataclass
+class Fresh:
+    """A people's tab as read just before the write, with its rows found by id."""
+
+    table: BoundTable
+    ids: dict[str, list[int]] | None = None
+
+    def locate(self, edit: RowEdit) -> list[CellValue] | None:
+        rows = self.table.grid.rows
+        if edit.item_id is None:
+            return rows[edit.row - 1] if 2 <= edit.row <= len(rows) else None
+        if self.ids is None:
+            self.ids = _ids(self.table)
+        found = self.ids.get(id_text(edit.item_id) or "", [])
+        if len(found) != 1:
+            logger.info("id of %s:%d found %d times", edit.table, edit.row, len(found))
+            return None
+        return rows[found[0] - 1]
+
+    def number(self, edit: RowEdit) -> int:
+        if edit.item_id is None:
+            return edit.row
+        assert self.ids is not None
+        return self.ids[id_text(edit.item_id) or ""][0]
+
+
+@dataclass
+class SheetChanges:
+    """The cells one write changes, tab by tab, and the tabs it must create or grow."""
+
+    language: Language
+    cells: dict[str, dict[int, dict[int, JsonCell]]] = field(default_factory=dict)
+    structure: list[Json] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    tables: dict[str, str] = field(default_factory=dict)  # title -> table key
+    fresh: dict[str, Fresh | None] = field(default_factory=dict)
+    missing_columns: set[tuple[str, str]] = field(default_factory=set)
+    next_sheet_id: int = 0
+
+    def edit(self, edit: RowEdit, spec: TableSpec, grids: dict[str, Grid]) -> None:
+        fresh = self._fresh(spec, grids)
+        row = fresh.locate(edit) if fresh else None
+        if fresh is None or row is None:
+            self.skipped.append(f"{edit.table}:{edit.row}")
+            return
+        if fingerprint(fresh.table, row) != edit.fingerprint:
+            logger.info("row %s:%d changed since it was read", edit.table, edit.row)
+            self.skipped.append(f"{edit.table}:{edit.row}")
+            return
+        number = fresh.number(edit)
+        title = fresh.table.grid.title
+        for key, value in edit.cells.items():
+            if not spec.has_field(key):
+                continue
+            field_spec = spec.field(key)
+            if not (field_spec.owned or field_spec.fill):
+                logger.warning("refused to write %s.%s: people own it", spec.key, key)
+                continue
+            column = fresh.table.columns.get(key)
+            if column is None:
+                if (spec.key, key) not in self.missing_columns:
+                    self.missing_columns.add((spec.key, key))
+                    logger.warning(
+                        "tab %s has no column %s: run `automation init` to add it",
+                        title,
+                        field_spec.label(self.language),
+                    )
+                continue
+            old = row[column] if column < len(row) else None
+            if field_spec.fill and not field_spec.owned and not is_blank(old):
+                continue  # never overwrite what a person typed
+            if not same_value(old, value):
+                self._put(title, spec.key, number, column, value)
+
+    def replace(
+        self,
+        content: TabContent,
+        spec: TableSpec,
+        tab: Tab | None,
+        grid: Grid | None,
+    ) -> None:
+        """Make a service tab hold exactly `content.rows`, writing only what differs."""
+        width = max((len(row) for row in content.rows), default=0)
+        if tab is None:
+            tab = self._add_tab(spec, len(content.rows), width)
+            old: list[list[CellValue]] = []
+        else:
+            old = grid.rows if grid is not None else []
+            self._grow(tab, len(content.rows), width)
+        for number in range(1, max(len(content.rows), len(old)) + 1):
+            new_row = content.rows[number - 1] if number <= len(content.rows) else []
+            old_row = old[number - 1] if number <= len(old) else []
+            for column in range(max(len(new_row), len(old_row))):
+                new = new_row[column] if column < len(new_row) else None
+                was = old_row[column] if column < len(old_row) else None
+                if not same_value(was, new):
+                    self._put(tab.title, content.table, number, column, new)
+
+    def _fresh(self, spec: TableSpec, grids: dict[str, Grid]) -> Fresh | None:
+        if spec.key not in self.fresh:
+            titles = (g for g in grids.values() if spec.matches_title(g.title))
+            grid = next(titles, None)
+            if grid is None:
+                logger.warning("tab %s is missing: its edits wait for init", spec.key)
+            self.fresh[spec.key] = Fresh(bind(spec, grid)) if grid else None
+        return self.fresh[spec.key]
+
+    def _add_tab(self, spec: TableSpec, rows: int, width: int) -> Tab:
+        self.next_sheet_id -= 1  # a placeholder until Google's answer gives the id
+        title = spec.title(self.language)
+        tab = Tab(self.next_sheet_id, title, max(1000, rows + GROWTH), max(26, width))
+        self.structure.append(
+            {
+                "addSheet": {
+                    "properties": {
+                        "title": title,
+                        "gridProperties": {
+                            "rowCount": tab.rows,
+                            "columnCount": tab.columns,
+                            "frozenRowCount": 1,
+                        },
+                    }
+                }
+            }
+        )
+        return tab
+
+    def _grow(self, tab: Tab, rows: int, width: int) -> None:
+        if rows > tab.rows:
+            self.structure.append(append_request(tab, "ROWS", rows - tab.rows + GROWTH))
+        if width > tab.columns:
+            self.structure.append(append_request(tab, "COLUMNS", width - tab.columns))
+
+    def _put(
+        self, title: str, table: str, row: int, column: int, value: CellValue
+    ) -> None:
+        self.cells.setdefault(title, {}).setdefault(row, {})[column] = cell_json(value)
+        self.tables[title] = table
+
+    # What to send
+
+    def report(self) -> WriteReport:
+        count = sum(len(row) for rows in self.cells.values() for row in rows.values())
+        tabs = tuple(dict.fromkeys(self.tables[title] for title in self.cells))
+        return WriteReport(count, tuple(self.skipped), tabs)
+
+    def parts(self, max_payload: int) -> list[list[Json]]:
+        """Value ranges in parts of at most `max_payload` bytes; rows stay whole."""
+        parts: list[list[Json]] = []
+        current: list[Json] = []
+        size = 0
+        for value_range in self._ranges():
+            length = len(json.dumps(value_range, ensure_ascii=False).encode())
+            if current and size + length > max_payload:
+                parts.append(current)
+                current, size = [], 0
+            current.append(value_range)
+            size += length
+        if current:
+            parts.append(current)
+        return parts
+
+    def _ranges(self) -> Iterable[Json]:
+        """One range per run of rows that change the same span of columns.
+
+        Cells inside a span that do not change are sent as null, which the API
+        leaves alone.
+        """
+        for title, rows in self.cells.items():
+            block: list[list[JsonCell | None]] = []
+            start = span = None
+            previous = 0
+            for number in sorted(rows):
+                cells = rows[number]
+                first, last = min(cells), max(cells)
+                values = [cells.get(column) for column in range(first, last + 1)]
+                if block and (first, last) == span and number == previous + 1:
+                    block.append(values)
+                else:
+                    if block:
+                        yield _range(title, start, span, block)
+                    block, start, span = [values], number, (first, last)
+                previous = number
+            if block:
+                yield _range(title, start, span, block)
+
+
+def _range(
+    title: str,
+    row: int | None,
+    span: tuple[int, int] | None,
+    block: list[list[JsonCell | None]],
+) -> Json:
+    assert row is not None and span is not None
+    width = span[1] - span[0] + 1
+    return {
+        "range": a1_range(title, row, span[0], len(block), width),
+        "values": [pad(values, width) for values in block],
+    }
+
+
+def append_request(tab: Tab, dimension: str, length: int) -> Json:
+    return {
+        "appendDimension": {
+            "sheetId": tab.sheet_id,
+            "dimension": dimension,
+            "length": length,
+        }
+    }
+
+
+def _ids(table: BoundTable) -> dict[str, list[int]]:
+    column = table.columns.get(table.spec.id_key or "")
+    index: dict[str, list[int]] = {}
+    if column is None:
+        return index
+    for number, row in enumerate(table.grid.rows[1:], start=2):
+        if column < len(row):
+            text = id_text(row[column])
+            if text is not None:
+                index.setdefault(text, []).append(number)
+    return index
