@@ -1,9 +1,11 @@
 """The `automation` command: demo, init, check, run and status.
 
-Every command works on a local workbook (`--workbook`, or AUTOMATION_WORKBOOK). The
-state database defaults to a SQLite file beside the workbook and the outbox to a
-folder beside it; `--state` and `--outbox` (or AUTOMATION_STATE, AUTOMATION_OUTBOX)
-choose others. Errors print one line and exit non-zero; `--debug` shows a traceback.
+init, check, run and status work on a local workbook (`--workbook`) or a Google
+spreadsheet (`--spreadsheet` with `--credentials`), or on every spreadsheet a
+settings file lists (`--settings`), one after the other with the name of each
+before its lines; `automation.settings` says how flags, environment variables and
+the file combine. Errors print one line and exit non-zero; `--debug` shows a
+traceback.
 """
 
 from __future__ import annotations
@@ -13,31 +15,27 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from automation import __version__
-from automation.backends.base import InitReport
+from automation.backends.base import NO_LISTS, Backend, InitReport
 from automation.backends.workbook import WorkbookBackend
 from automation.configload import drop_down_lists, load_config, usable
 from automation.engine import run_cycle
 from automation.errors import AutomationError
 from automation.layout import Language, Layout, load_defaults, load_layout
 from automation.mail.outbox import OutboxTransport
+from automation.model import CellValue, Grid, Snapshot, WritePlan, WriteReport
 from automation.service import CycleSummary, Service
+from automation.settings import Flags, Settings, Target, load_settings, open_backend
 from automation.state import StateStore
 
 log = logging.getLogger("automation")
 
-
-@dataclass(frozen=True)
-class Paths:
-    workbook: Path
-    state: str
-    outbox: Path
+Step = Callable[[argparse.Namespace, Target, Settings], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,35 +103,72 @@ def _parser() -> argparse.ArgumentParser:
 
 def _location(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "--settings",
+        type=Path,
+        metavar="FILE",
+        help="settings file listing spreadsheets and limits (env AUTOMATION_SETTINGS)",
+    )
+    parser.add_argument(
         "--workbook",
         type=Path,
-        default=os.environ.get("AUTOMATION_WORKBOOK"),
+        metavar="PATH",
         help="the .xlsx workbook (env AUTOMATION_WORKBOOK)",
     )
     parser.add_argument(
+        "--spreadsheet",
+        metavar="KEY_OR_URL",
+        help="a Google spreadsheet's key or URL (env AUTOMATION_SPREADSHEET)",
+    )
+    parser.add_argument(
+        "--credentials",
+        type=Path,
+        metavar="FILE",
+        help="the service account's JSON key (env AUTOMATION_CREDENTIALS, "
+        "else GOOGLE_APPLICATION_CREDENTIALS)",
+    )
+    parser.add_argument(
         "--state",
-        default=os.environ.get("AUTOMATION_STATE"),
+        metavar="URL",
         help="state database URL or SQLite path (env AUTOMATION_STATE; "
-        "default: <workbook>.state.sqlite)",
+        "default: <workbook>.state.sqlite, or state/<key>.sqlite for a spreadsheet)",
     )
     parser.add_argument(
         "--outbox",
         type=Path,
-        default=os.environ.get("AUTOMATION_OUTBOX"),
+        metavar="DIR",
         help="folder for outgoing mail (env AUTOMATION_OUTBOX; default: outbox/ "
-        "beside the workbook)",
+        "beside the workbook, or outbox/<key>/ for a spreadsheet)",
     )
 
 
-def _paths(args: argparse.Namespace) -> Paths:
-    if args.workbook is None:
-        raise AutomationError(
-            "no workbook given; pass --workbook PATH or set AUTOMATION_WORKBOOK"
-        )
-    workbook = Path(args.workbook)
-    state = args.state or str(workbook.with_suffix(".state.sqlite"))
-    outbox = Path(args.outbox) if args.outbox else workbook.parent / "outbox"
-    return Paths(workbook, state, outbox)
+def _each_target(args: argparse.Namespace, step: Step) -> int:
+    """Run `step` on every target; with several, name each and carry on past errors."""
+    settings = load_settings(
+        Flags(
+            settings=args.settings,
+            workbook=args.workbook,
+            spreadsheet=args.spreadsheet,
+            credentials=args.credentials,
+            state=args.state,
+            outbox=args.outbox,
+        ),
+        os.environ,
+    )
+    if len(settings.targets) == 1:
+        return step(args, settings.targets[0], settings)
+
+    worst = 0
+    for number, target in enumerate(settings.targets):
+        print(("\n" if number else "") + f"== {target.name} ==", flush=True)
+        try:
+            code = step(args, target, settings)
+        except AutomationError as error:
+            if args.debug:
+                raise
+            print(f"error: {target.name}: {error}", file=sys.stderr, flush=True)
+            code = 2
+        worst = max(worst, code)
+    return worst
 
 
 def _now(text: str | None, zone: Callable[[], tzinfo]) -> datetime:
@@ -153,27 +188,41 @@ def _now(text: str | None, zone: Callable[[], tzinfo]) -> datetime:
 
 
 def _init(args: argparse.Namespace) -> int:
-    paths = _paths(args)
-    backend = WorkbookBackend(paths.workbook)
+    return _each_target(args, _init_one)
+
+
+def _check(args: argparse.Namespace) -> int:
+    return _each_target(args, _check_one)
+
+
+def _run(args: argparse.Namespace) -> int:
+    return _each_target(args, _run_one)
+
+
+def _status(args: argparse.Namespace) -> int:
+    return _each_target(args, _status_one)
+
+
+def _init_one(args: argparse.Namespace, target: Target, settings: Settings) -> int:
+    backend = open_backend(target, settings)
     layout = load_layout()
     defaults = load_defaults()
     language = args.language or _default_language(defaults)
     report = _lay_out(backend, layout, defaults, language)
     if report.changed:
         print(
-            f"{paths.workbook}: {len(report.tabs_created)} tabs created, "
+            f"{target.name}: {len(report.tabs_created)} tabs created, "
             f"{report.columns_added} columns added, {report.rows_added} rows of "
-            "defaults written"
+            f"defaults written, {report.formats_added} drop-downs and formats set"
         )
     else:
-        print(f"{paths.workbook}: already laid out; nothing changed")
+        print(f"{target.name}: already laid out; nothing changed")
     return 0
 
 
-def _check(args: argparse.Namespace) -> int:
-    paths = _paths(args)
+def _check_one(args: argparse.Namespace, target: Target, settings: Settings) -> int:
     layout = load_layout()
-    snapshot = WorkbookBackend(paths.workbook).read()
+    snapshot = open_backend(target, settings).read()
     config, config_problems = load_config(snapshot, layout)
     now = _now(args.now, lambda: config.calendar.time_zone)
     result = run_cycle(snapshot, layout, config, {}, now, None, config_problems)
@@ -191,28 +240,31 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if usable(config_problems) else 1
 
 
-def _run(args: argparse.Namespace) -> int:
-    paths = _paths(args)
-    service = _service(paths)
+def _run_one(args: argparse.Namespace, target: Target, settings: Settings) -> int:
+    # A --now without an offset needs the Calendar tab's zone; the read that finds
+    # it is the one the cycle then uses, so the spreadsheet is read once either way.
+    backend = _ReadKept(open_backend(target, settings))
+    service = _service(backend, target)
     try:
-        summary = service.run_once(_now(args.now, lambda: _zone_of(paths.workbook)))
+        summary = service.run_once(_now(args.now, backend.calendar_zone))
     finally:
         service.close()
-    _print_summary(summary, paths)
+    _print_summary(summary, target)
     return 0 if summary.outcome == "ok" else 1
 
 
-def _status(args: argparse.Namespace) -> int:
-    paths = _paths(args)
-    store = StateStore(paths.state)
-    last = store.last_run()
-    counts = store.mail_counts()
-    store.close()
+def _status_one(args: argparse.Namespace, target: Target, settings: Settings) -> int:
+    store = _state_store(target)
+    try:
+        last = store.last_run()
+        counts = store.mail_counts()
+        zone = _last_zone(store, target, settings) if last else ZoneInfo("UTC")
+    finally:
+        store.close()
     if last is None:
         print("no cycle has run yet")
     else:
         summary = last["summary"]
-        zone = _zone_of(paths.workbook)
         print(
             f"last good cycle at {last['now'].astimezone(zone):%Y-%m-%d %H:%M %Z}: "
             f"{summary.get('rows_read', 0)} rows, {summary.get('overdue', 0)} overdue, "
@@ -227,11 +279,16 @@ def _demo(args: argparse.Namespace) -> int:
 
     folder: Path = args.dir
     workbook = folder / "workbook.xlsx"
-    paths = Paths(workbook, str(folder / "state.sqlite"), folder / "outbox")
+    target = Target(
+        name=str(workbook),
+        state=str(folder / "state.sqlite"),
+        outbox=folder / "outbox",
+        workbook=workbook,
+    )
     # The demo starts from nothing each time so it always shows the same first cycle.
-    for old in (workbook, Path(paths.state)):
+    for old in (workbook, Path(target.state)):
         old.unlink(missing_ok=True)
-    shutil.rmtree(paths.outbox, ignore_errors=True)
+    shutil.rmtree(target.outbox, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
 
     now = _now(args.now, lambda: SHANGHAI) if args.now else REFERENCE
@@ -244,13 +301,13 @@ def _demo(args: argparse.Namespace) -> int:
     for table, rows in data.items():
         backend.append_rows(layout, "zh", table, rows)
 
-    service = _service(paths)
+    service = _service(backend, target)
     try:
         summary = service.run_once(now)
     finally:
         service.close()
     print(f"Demo at {now:%Y-%m-%d %H:%M %Z} ({now.tzinfo}).")
-    _print_summary(summary, paths)
+    _print_summary(summary, target)
     return 0 if summary.outcome == "ok" else 1
 
 
@@ -258,12 +315,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _lay_out(
-    backend: WorkbookBackend,
+    backend: Backend,
     layout: Layout,
     defaults: dict[str, list[dict[str, object]]],
     language: Language,
 ) -> InitReport:
-    """Lay the workbook out, then add drop-downs from the configuration it now holds."""
+    """Lay the tabs out, then add drop-downs from the configuration they now hold."""
     first = backend.init(layout, defaults, language)
     config, _ = load_config(backend.read(), layout)
     second = backend.init(layout, defaults, language, drop_down_lists(config))
@@ -275,21 +332,81 @@ def _lay_out(
     )
 
 
-def _service(paths: Paths) -> Service:
-    return Service(
-        WorkbookBackend(paths.workbook),
-        StateStore(paths.state),
-        OutboxTransport(paths.outbox),
-    )
+def _service(backend: Backend, target: Target) -> Service:
+    return Service(backend, _state_store(target), OutboxTransport(target.outbox))
 
 
-def _zone_of(workbook: Path) -> ZoneInfo:
-    """The Calendar tab's time zone, or UTC when the workbook cannot be read."""
+def _state_store(target: Target) -> StateStore:
+    """The target's state database; a SQLite file's folder is made if missing."""
+    if "://" not in target.state:
+        Path(target.state).parent.mkdir(parents=True, exist_ok=True)
+    return StateStore(target.state)
+
+
+def _calendar_zone(snapshot: Snapshot) -> ZoneInfo:
+    """The Calendar tab's time zone (the default one when the tab says none)."""
+    config, _ = load_config(snapshot, load_layout())
+    return config.calendar.time_zone
+
+
+def _last_zone(store: StateStore, target: Target, settings: Settings) -> ZoneInfo:
+    """The Calendar's zone as the last good cycle knew it, else as it is now.
+
+    The state keeps the configuration tabs of the last good cycle, so the spreadsheet
+    is read only when the state has none; UTC when it cannot be read either.
+    """
+    saved = store.load_good_config()
     try:
-        config, _ = load_config(WorkbookBackend(workbook).read(), load_layout())
+        if saved is not None:
+            grids = {title: Grid(title, list(rows)) for title, rows in saved.items()}
+            return _calendar_zone(Snapshot(grids=grids))
+        return _calendar_zone(open_backend(target, settings).read())
     except AutomationError:
         return ZoneInfo("UTC")
-    return config.calendar.time_zone
+
+
+class _ReadKept:
+    """A backend whose next `read` hands back the snapshot `calendar_zone` took."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.name = backend.name
+        self._kept: Snapshot | None = None
+
+    def calendar_zone(self) -> ZoneInfo:
+        """The Calendar tab's zone, or UTC when the spreadsheet cannot be read."""
+        try:
+            self._kept = self.backend.read()
+            return _calendar_zone(self._kept)
+        except AutomationError:
+            return ZoneInfo("UTC")  # the cycle reads again and says what is wrong
+
+    def read(self) -> Snapshot:
+        kept, self._kept = self._kept, None
+        return kept if kept is not None else self.backend.read()
+
+    def write(
+        self, snapshot: Snapshot, plan: WritePlan, layout: Layout, language: Language
+    ) -> WriteReport:
+        return self.backend.write(snapshot, plan, layout, language)
+
+    def init(
+        self,
+        layout: Layout,
+        defaults: dict[str, list[dict[str, object]]],
+        language: Language,
+        lists: Mapping[str, Sequence[str]] = NO_LISTS,
+    ) -> InitReport:
+        return self.backend.init(layout, defaults, language, lists)
+
+    def append_rows(
+        self,
+        layout: Layout,
+        language: Language,
+        table_key: str,
+        rows: list[dict[str, CellValue]],
+    ) -> None:
+        self.backend.append_rows(layout, language, table_key, rows)
 
 
 def _default_language(defaults: dict[str, list[dict[str, object]]]) -> Language:
@@ -299,7 +416,7 @@ def _default_language(defaults: dict[str, list[dict[str, object]]]) -> Language:
     return "zh"
 
 
-def _print_summary(summary: CycleSummary, paths: Paths) -> None:
+def _print_summary(summary: CycleSummary, target: Target) -> None:
     if summary.outcome != "ok":
         print(f"Cycle {summary.outcome}: {summary.detail}")
         return
@@ -311,5 +428,11 @@ def _print_summary(summary: CycleSummary, paths: Paths) -> None:
     print(f"  mails written     {summary.mail_sent}")
     if summary.used_last_good_config:
         print("  configuration has errors; the last good one was used (see Problems)")
-    print(f"Workbook: {paths.workbook}")
-    print(f"Outbox:   {paths.outbox}/ (open the .html files in a browser)")
+    if target.workbook is not None:
+        print(f"Workbook: {target.workbook}")
+    else:
+        print(
+            "Spreadsheet: https://docs.google.com/spreadsheets/d/"
+            f"{target.spreadsheet}/edit"
+        )
+    print(f"Outbox:   {target.outbox}/ (open the .html files in a browser)")

@@ -106,10 +106,11 @@ def test_a_cycle_reads_once_and_writes_once_then_steady_state_reads_once(
     assert first.outcome == "ok"
     assert (first.rows_read, first.problems, first.overdue) == (512, 10, 16)
     assert first.cells_written == 2922  # the same cells as the demo workbook
-    # Metadata once, the cycle's read, the re-read of edited tabs, one write.
+    # Metadata once; the cycle's read, the re-read of edited tabs to find rows by
+    # id, the read that checks no row moved during the write; one write.
     assert counts(api) == {
         "get": 1,
-        "values:batchGet": 2,
+        "values:batchGet": 3,
         "values:batchUpdate": 1,
         "batchUpdate": 0,
     }
@@ -242,29 +243,41 @@ def test_a_service_tab_is_created_and_grown_when_its_content_needs_it() -> None:
     key = blank_spreadsheet(api, skip=("problems",), rows=20)
     sheets = backend(api, key)
     layout = load_layout()
-    snapshot = sheets.read()
-    rows = [["表", "行"], *[["需求提报", n] for n in range(2, 40)]]
-    sheets.write(
-        snapshot, WritePlan(outputs=[TabContent("problems", rows)]), layout, "zh"
-    )
-    assert api.values(key, "问题清单") == [["表", "行"]] + [
-        ["需求提报", float(n)] for n in range(2, 40)
+    since = datetime(2025, 10, 15, 9, 30)
+    rows = [["表", "行", "发现时间"], *[["需求提报", n, since] for n in range(2, 40)]]
+    plan = WritePlan(outputs=[TabContent("problems", rows)])
+    sheets.write(sheets.read(), plan, layout, "zh")
+    assert api.values(key, "问题清单") == [["表", "行", "发现时间"]] + [
+        ["需求提报", float(n), to_serial(since)] for n in range(2, 40)
     ]
+    created = api.sheet(key, "问题清单")
+    assert created.frozen_rows == 1
+    # The serial numbers of the "since" column show as dates, on every row.
+    (shown,) = created.number_formats
+    assert shown["numberFormat"]["pattern"] == "yyyy-mm-dd hh:mm"
+    assert (shown["range"]["startColumnIndex"], shown["range"]["endColumnIndex"]) == (
+        2,
+        3,
+    )
+    assert shown["range"]["endRowIndex"] == created.row_count
 
-    kpi = [["月份"], *[["2025-10"]] * 30]  # the KPI tab has 20 rows: it must grow
+    log = [["时间", "类型"], *[[since, "逾期提醒"]] * 30]  # 20 rows: the tab must grow
     api.reset_counts()
-    sheets.write(
-        sheets.read(), WritePlan(outputs=[TabContent("kpi", kpi)]), layout, "zh"
-    )
+    plan = WritePlan(outputs=[TabContent("log", log)])
+    sheets.write(sheets.read(), plan, layout, "zh")
     assert api.count("batchUpdate") == 1
-    assert api.sheet(key, "KPI").row_count >= 31
-    assert len(api.values(key, "KPI")) == 31
-
-    shorter = [["月份"], ["2025-11"]]
-    sheets.write(
-        sheets.read(), WritePlan(outputs=[TabContent("kpi", shorter)]), layout, "zh"
+    grown = api.sheet(key, "通知记录")
+    assert grown.row_count >= 31 and len(api.values(key, "通知记录")) == 31
+    (shown,) = grown.number_formats
+    assert (shown["range"]["startRowIndex"], shown["range"]["endRowIndex"]) == (
+        20,
+        grown.row_count,
     )
-    assert api.values(key, "KPI") == [["月份"], ["2025-11"]]
+
+    shorter = [["时间", "类型"], [since, "升级"]]
+    plan = WritePlan(outputs=[TabContent("log", shorter)])
+    sheets.write(sheets.read(), plan, layout, "zh")
+    assert api.values(key, "通知记录") == [["时间", "类型"], [to_serial(since), "升级"]]
 
 
 # People at work between the cycle's read and its write
@@ -549,3 +562,40 @@ def test_a_tab_renamed_after_the_metadata_was_read_is_found_again() -> None:
         "values:batchUpdate": 0,
         "batchUpdate": 0,
     }
+
+
+# People at work in the instant between the re-read of rows and the write
+
+
+@pytest.mark.parametrize("action", ["sort", "insert", "delete"])
+def test_rows_moved_at_the_instant_of_the_write_are_put_right(
+    tmp_path: Path, action: str
+) -> None:
+    api = FakeSheetsAPI()
+    calm, busy = demo_spreadsheet(api), demo_spreadsheet(api)
+    run(api, calm, tmp_path / "calm")
+    customer = header(api, busy, REQUESTS).index("客户")
+    new = [[None, None, "销售一部", "Sophia Zhang", "合同追加", None, None, "新行"]]
+    gone = api.values(busy, REQUESTS)[9]
+    moves: dict[str, Hook] = {
+        "sort": lambda fake: fake.sort_rows(busy, REQUESTS, customer),
+        "insert": lambda fake: fake.insert_rows(busy, REQUESTS, 5, new),
+        "delete": lambda fake: fake.delete_rows(busy, REQUESTS, 10, 10),
+    }
+    api.before("values:batchUpdate", moves[action])
+    api.reset_counts()
+    summary = run(api, busy, tmp_path / "busy")
+
+    # The write landed on the old row numbers; a second write put every cell back.
+    assert api.count("values:batchUpdate") == 2
+    assert summary.rows_skipped == 0
+    expected, found = by_content(api, calm), by_content(api, busy)
+    if action == "insert":
+        added = next(k for k in found if k.startswith("新行|"))
+        assert service_cells(found.pop(added)) == (None,) * len(SERVICE_KEYS)
+    if action == "delete":
+        deleted = next(k for k, row in expected.items() if row["id"] == gone[0])
+        del expected[deleted]
+    assert found.keys() == expected.keys()
+    for typed, row in found.items():
+        assert service_cells(row) == service_cells(expected[typed]), typed

@@ -7,9 +7,10 @@ A cycle costs, in requests:
 - `read`: one values:batchGet of every tab of the layout;
 - `write`, only when something changed: one values:batchGet of the people's tabs it
   edits (to find rows by id, see below), at most one spreadsheets.batchUpdate when a
-  service tab must be created or grown, and one values:batchUpdate of every changed
-  cell. A first cycle on a large spreadsheet splits that write into parts of at most
-  `max_payload` bytes (Google advises 2 MB), each part holding whole rows.
+  service tab must be created or grown, one values:batchUpdate of every changed
+  cell, and one more values:batchGet of the edited tabs to check that no row moved
+  while it wrote. A first cycle on a large spreadsheet splits the write into parts of
+  at most `max_payload` bytes (Google advises 2 MB), each part holding whole rows.
 
 Steady state, nothing changed: one read request and no write.
 
@@ -18,10 +19,10 @@ edited tabs again, finds each row by its id (or, for a row that has none yet, by
 number), and writes a row only if the cells people type in it still hold what the
 cycle read (`automation.model.fingerprint`). So a person who sorts, inserts or
 deletes rows, or edits a row, while the engine works never has another row's values
-written into theirs, and an edited row waits for the next cycle. Known limit: the
-Sheets API has no conditional write, so a sort in the instant (well under a second)
-between that second read and the write is not caught; the next cycle rewrites the
-service's columns from the rows as they are then.
+written into theirs, and an edited row waits for the next cycle. The Sheets API has
+no conditional write, so for the instant between that re-read and the write the
+backend reads once more after writing and puts back any cell that landed in a row
+that moved (`sheets_check`), with one more write in that rare case.
 
 Values are written RAW: text never becomes a formula, and dates go as serial numbers
 (see `sheets_values`), which `init` formats as dates. Formulas in people's cells are
@@ -50,7 +51,13 @@ from automation.backends.sheets_api import (
     SheetsCalls,
     TabGone,
 )
-from automation.backends.sheets_plan import SheetChanges, Tab, append_request
+from automation.backends.sheets_check import misplaced
+from automation.backends.sheets_plan import (
+    SheetChanges,
+    Tab,
+    append_request,
+    value_ranges,
+)
 from automation.backends.sheets_values import (
     JsonCell,
     a1_range,
@@ -247,7 +254,9 @@ class SheetsBackend:
             return WriteReport()
         edited = {edit.table for edit in plan.edits}
         fresh = self._read(layout.table(key) for key in sorted(edited))
-        changes = SheetChanges(language)
+        changes = SheetChanges(
+            language, sheet_ids={t.sheet_id for t in self._tabs.values()}
+        )
         for edit in plan.edits:
             changes.edit(edit, layout.table(edit.table), fresh)
         for content in plan.outputs:
@@ -267,6 +276,8 @@ class SheetsBackend:
                     f"{error}; {number - 1} of {len(parts)} parts of this write "
                     "landed, each whole rows, the next cycle writes the rest"
                 ) from error
+        if changes.written:
+            self._put_right(changes, layout)
         report = changes.report()
         logger.info(
             "wrote %d cells in %d tabs of %s in %d requests, skipped %d changed rows",
@@ -277,6 +288,28 @@ class SheetsBackend:
             len(report.rows_skipped),
         )
         return report
+
+    def _put_right(self, changes: SheetChanges, layout: Layout) -> None:
+        """Read the edited tabs again and rewrite cells that landed in a moved row."""
+        specs = [layout.table(key) for key in sorted(changes.written)]
+        after = self._read(specs)
+        cells: dict[str, dict[int, dict[int, JsonCell]]] = {}
+        for spec in specs:
+            fresh = changes.fresh.get(spec.key)
+            grid = next(
+                (g for g in after.values() if spec.matches_title(g.title)), None
+            )
+            if fresh is None or grid is None:
+                continue
+            now = bind(spec, grid)
+            fixes = misplaced(changes.written[spec.key], fresh.table, now)
+            for number, values in fixes.items():
+                for key, value in values.items():
+                    column = now.columns[key]
+                    row = cells.setdefault(grid.title, {}).setdefault(number, {})
+                    row[column] = cell_json(value)
+        if cells:
+            self.calls.values_update(list(value_ranges(cells)))
 
     def _change_structure(self, requests: list[Json]) -> None:
         """Create or grow service tabs, and remember what the answer says of them."""
@@ -311,8 +344,10 @@ class SheetsBackend:
         from automation.backends.sheets_layout import apply_layout, plan_layout
 
         self.calls.start_cycle()
-        metadata = self.metadata(refresh=True)
         snapshot = Snapshot(grids=self._read(layout.tables))
+        metadata = (
+            self.metadata()
+        )  # what the read just looked at, fresh if a tab was missing
         plan = plan_layout(metadata, snapshot, layout, defaults, language, lists)
         report = apply_layout(self.calls, plan)
         if report.changed:

@@ -515,16 +515,44 @@ def _format_runs(
     return runs
 
 
-def _number_format(tab: _Tab, first: int, last: int, kind: str, pattern: str) -> Json:
-    """A repeatCell that shows the serial numbers of columns first..last-1 as dates."""
-    number_format = {"type": kind, "pattern": pattern}
+def date_formats(
+    sheet_id: int, columns: list[tuple[int, FieldSpec]], first_row: int, end_row: int
+) -> list[Json]:
+    """repeatCell requests that show date columns as dates on 0-based rows [first, end).
+
+    `columns` is (0-based column, field) in column order. Used by the write when it
+    creates or grows a service tab, so that new rows show dates, not serial numbers.
+    """
+    requests = []
+    for first, last, kind, pattern in _format_runs(columns):
+        grid = {
+            "sheetId": sheet_id,
+            "startRowIndex": first_row,
+            "endRowIndex": end_row,
+            "startColumnIndex": first,
+            "endColumnIndex": last,
+        }
+        requests.append(_format_request(grid, kind, pattern))
+    return requests
+
+
+def _format_request(grid: Json, kind: str, pattern: str) -> Json:
     return {
         "repeatCell": {
-            "range": _body(tab, first, last),
-            "cell": {"userEnteredFormat": {"numberFormat": number_format}},
+            "range": grid,
+            "cell": {
+                "userEnteredFormat": {
+                    "numberFormat": {"type": kind, "pattern": pattern}
+                }
+            },
             "fields": "userEnteredFormat.numberFormat",
         }
     }
+
+
+def _number_format(tab: _Tab, first: int, last: int, kind: str, pattern: str) -> Json:
+    """A repeatCell that shows the serial numbers of columns first..last-1 as dates."""
+    return _format_request(_body(tab, first, last), kind, pattern)
 
 
 def _record(

@@ -17,8 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from automation.backends.sheets_check import Written, identity
+from automation.backends.sheets_layout import date_formats
 from automation.backends.sheets_values import JsonCell, a1_range, cell_json, pad
-from automation.layout import Language, TableSpec
+from automation.layout import FieldSpec, Language, TableSpec
 from automation.model import (
     BoundTable,
     CellValue,
@@ -97,7 +99,8 @@ class SheetChanges:
     tables: dict[str, str] = field(default_factory=dict)  # title -> table key
     fresh: dict[str, Fresh | None] = field(default_factory=dict)
     missing_columns: set[tuple[str, str]] = field(default_factory=set)
-    next_sheet_id: int = 0
+    sheet_ids: set[int] = field(default_factory=set)  # in use, for new tabs' ids
+    written: dict[str, list[Written]] = field(default_factory=dict)  # by table key
 
     def edit(self, edit: RowEdit, spec: TableSpec, grids: dict[str, Grid]) -> None:
         fresh = self._fresh(spec, grids)
@@ -111,6 +114,8 @@ class SheetChanges:
             return
         number = fresh.number(edit)
         title = fresh.table.grid.title
+        cells: dict[str, CellValue] = {}
+        fills: set[str] = set()
         for key, value in edit.cells.items():
             if not spec.has_field(key):
                 continue
@@ -133,6 +138,13 @@ class SheetChanges:
                 continue  # never overwrite what a person typed
             if not same_value(old, value):
                 self._put(title, spec.key, number, column, value)
+                cells[key] = value
+                if not field_spec.owned:
+                    fills.add(key)
+        if cells:
+            mark = identity(fresh.table, row)
+            written = Written(number, mark, cells, frozenset(fills))
+            self.written.setdefault(spec.key, []).append(written)
 
     def replace(
         self,
@@ -144,11 +156,11 @@ class SheetChanges:
         """Make a service tab hold exactly `content.rows`, writing only what differs."""
         width = max((len(row) for row in content.rows), default=0)
         if tab is None:
-            tab = self._add_tab(spec, len(content.rows), width)
+            tab = self._add_tab(spec, content, width)
             old: list[list[CellValue]] = []
         else:
             old = grid.rows if grid is not None else []
-            self._grow(tab, len(content.rows), width)
+            self._grow(tab, spec, content, width)
         for number in range(1, max(len(content.rows), len(old)) + 1):
             new_row = content.rows[number - 1] if number <= len(content.rows) else []
             old_row = old[number - 1] if number <= len(old) else []
@@ -167,29 +179,34 @@ class SheetChanges:
             self.fresh[spec.key] = Fresh(bind(spec, grid)) if grid else None
         return self.fresh[spec.key]
 
-    def _add_tab(self, spec: TableSpec, rows: int, width: int) -> Tab:
-        self.next_sheet_id -= 1  # a placeholder until Google's answer gives the id
+    def _add_tab(self, spec: TableSpec, content: TabContent, width: int) -> Tab:
+        sheet_id = max(self.sheet_ids, default=0) + 1
+        self.sheet_ids.add(sheet_id)
         title = spec.title(self.language)
-        tab = Tab(self.next_sheet_id, title, max(1000, rows + GROWTH), max(26, width))
-        self.structure.append(
-            {
-                "addSheet": {
-                    "properties": {
-                        "title": title,
-                        "gridProperties": {
-                            "rowCount": tab.rows,
-                            "columnCount": tab.columns,
-                            "frozenRowCount": 1,
-                        },
-                    }
-                }
-            }
-        )
+        rows = max(1000, len(content.rows) + GROWTH)
+        tab = Tab(sheet_id, title, rows, max(26, width))
+        properties = {
+            "sheetId": sheet_id,
+            "title": title,
+            "gridProperties": {
+                "rowCount": tab.rows,
+                "columnCount": tab.columns,
+                "frozenRowCount": 1,
+            },
+        }
+        self.structure.append({"addSheet": {"properties": properties}})
+        self.structure += date_formats(sheet_id, _fields(spec, content), 1, tab.rows)
         return tab
 
-    def _grow(self, tab: Tab, rows: int, width: int) -> None:
+    def _grow(self, tab: Tab, spec: TableSpec, content: TabContent, width: int) -> None:
+        rows = len(content.rows)
         if rows > tab.rows:
-            self.structure.append(append_request(tab, "ROWS", rows - tab.rows + GROWTH))
+            extra = rows - tab.rows + GROWTH
+            self.structure.append(append_request(tab, "ROWS", extra))
+            columns = _fields(spec, content)
+            self.structure += date_formats(
+                tab.sheet_id, columns, tab.rows, tab.rows + extra
+            )
         if width > tab.columns:
             self.structure.append(append_request(tab, "COLUMNS", width - tab.columns))
 
@@ -223,28 +240,32 @@ class SheetChanges:
         return parts
 
     def _ranges(self) -> Iterable[Json]:
-        """One range per run of rows that change the same span of columns.
+        return value_ranges(self.cells)
 
-        Cells inside a span that do not change are sent as null, which the API
-        leaves alone.
-        """
-        for title, rows in self.cells.items():
-            block: list[list[JsonCell | None]] = []
-            start = span = None
-            previous = 0
-            for number in sorted(rows):
-                cells = rows[number]
-                first, last = min(cells), max(cells)
-                values = [cells.get(column) for column in range(first, last + 1)]
-                if block and (first, last) == span and number == previous + 1:
-                    block.append(values)
-                else:
-                    if block:
-                        yield _range(title, start, span, block)
-                    block, start, span = [values], number, (first, last)
-                previous = number
-            if block:
-                yield _range(title, start, span, block)
+
+def value_ranges(cells: dict[str, dict[int, dict[int, JsonCell]]]) -> Iterable[Json]:
+    """One range per run of rows that change the same span of columns.
+
+    `cells` maps tab title to 1-based row to 0-based column to value. Cells inside a
+    span that do not change are sent as null, which the API leaves alone.
+    """
+    for title, rows in cells.items():
+        block: list[list[JsonCell | None]] = []
+        start = span = None
+        previous = 0
+        for number in sorted(rows):
+            row = rows[number]
+            first, last = min(row), max(row)
+            values = [row.get(column) for column in range(first, last + 1)]
+            if block and (first, last) == span and number == previous + 1:
+                block.append(values)
+            else:
+                if block:
+                    yield _range(title, start, span, block)
+                block, start, span = [values], number, (first, last)
+            previous = number
+        if block:
+            yield _range(title, start, span, block)
 
 
 def _range(
@@ -259,6 +280,15 @@ def _range(
         "range": a1_range(title, row, span[0], len(block), width),
         "values": [pad(values, width) for values in block],
     }
+
+
+def _fields(spec: TableSpec, content: TabContent) -> list[tuple[int, FieldSpec]]:
+    """(column, field) of a service tab's content, from its header row."""
+    header = content.rows[0] if content.rows else []
+    found = [
+        (column, spec.match_header(str(label))) for column, label in enumerate(header)
+    ]
+    return [(column, field_spec) for column, field_spec in found if field_spec]
 
 
 def append_request(tab: Tab, dimension: str, length: int) -> Json:
