@@ -15,21 +15,21 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from automation import __version__
-from automation.backends.base import NO_LISTS, Backend, InitReport
+from automation.backends.base import Backend, Delegating, InitReport
 from automation.backends.workbook import WorkbookBackend
 from automation.configload import drop_down_lists, load_config, usable
 from automation.engine import run_cycle
 from automation.errors import AutomationError
 from automation.layout import Language, Layout, load_defaults, load_layout
 from automation.mail.outbox import OutboxTransport
-from automation.model import CellValue, Grid, Snapshot, WritePlan, WriteReport
-from automation.service import CycleSummary, Service
+from automation.model import Snapshot
+from automation.service import CycleSummary, Service, snapshot_from_payload
 from automation.settings import Flags, Settings, Target, load_settings, open_backend
 from automation.state import StateStore
 
@@ -358,55 +358,30 @@ def _last_zone(store: StateStore, target: Target, settings: Settings) -> ZoneInf
     saved = store.load_good_config()
     try:
         if saved is not None:
-            grids = {title: Grid(title, list(rows)) for title, rows in saved.items()}
-            return _calendar_zone(Snapshot(grids=grids))
+            return _calendar_zone(snapshot_from_payload(saved))
         return _calendar_zone(open_backend(target, settings).read())
     except AutomationError:
         return ZoneInfo("UTC")
 
 
-class _ReadKept:
+class _ReadKept(Delegating):
     """A backend whose next `read` hands back the snapshot `calendar_zone` took."""
 
     def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        self.name = backend.name
+        super().__init__(backend)
         self._kept: Snapshot | None = None
 
     def calendar_zone(self) -> ZoneInfo:
         """The Calendar tab's zone, or UTC when the spreadsheet cannot be read."""
         try:
-            self._kept = self.backend.read()
+            self._kept = self.inner.read()
             return _calendar_zone(self._kept)
         except AutomationError:
             return ZoneInfo("UTC")  # the cycle reads again and says what is wrong
 
     def read(self) -> Snapshot:
         kept, self._kept = self._kept, None
-        return kept if kept is not None else self.backend.read()
-
-    def write(
-        self, snapshot: Snapshot, plan: WritePlan, layout: Layout, language: Language
-    ) -> WriteReport:
-        return self.backend.write(snapshot, plan, layout, language)
-
-    def init(
-        self,
-        layout: Layout,
-        defaults: dict[str, list[dict[str, object]]],
-        language: Language,
-        lists: Mapping[str, Sequence[str]] = NO_LISTS,
-    ) -> InitReport:
-        return self.backend.init(layout, defaults, language, lists)
-
-    def append_rows(
-        self,
-        layout: Layout,
-        language: Language,
-        table_key: str,
-        rows: list[dict[str, CellValue]],
-    ) -> None:
-        self.backend.append_rows(layout, language, table_key, rows)
+        return kept if kept is not None else self.inner.read()
 
 
 def _default_language(defaults: dict[str, list[dict[str, object]]]) -> Language:

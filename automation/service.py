@@ -167,7 +167,7 @@ class Service:
                 "Configuration has %d errors; keeping the last good configuration",
                 errors,
             )
-            fallback, _ = load_config(_snapshot_from_payload(saved), self.layout)
+            fallback, _ = load_config(snapshot_from_payload(saved), self.layout)
         return fallback, problems, True
 
     def _config_payload(self, snapshot: Snapshot) -> dict[str, object]:
@@ -286,7 +286,7 @@ def _jsonable(value: CellValue) -> object:
     )
 
 
-def _snapshot_from_payload(payload: dict[str, object]) -> Snapshot:
+def snapshot_from_payload(payload: dict[str, object]) -> Snapshot:
     grids = {}
     for title, rows in payload.items():
         grids[title] = Grid(title, [list(row) for row in rows])  # type: ignore[attr-defined]

@@ -34,7 +34,7 @@ import holidays
 import openpyxl
 from openpyxl import Workbook, load_workbook
 
-from automation.backends.base import NO_LISTS, InitReport
+from automation.backends.base import Delegating
 from automation.backends.workbook import WorkbookBackend
 from automation.calendar import BusinessCalendar
 from automation.clocks import due_time
@@ -234,20 +234,16 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-@dataclass
-class TimedBackend:
+class TimedBackend(Delegating):
     """A workbook backend that times each read and write; a write has a limit."""
 
-    inner: WorkbookBackend
-    write_limit: float = 0.0
-    reads: list[float] = field(default_factory=list)
-    writes: list[float] = field(default_factory=list)
-    snapshots: list[Snapshot] = field(default_factory=list)
-    reports: list[WriteReport] = field(default_factory=list)
-    name: str = ""
-
-    def __post_init__(self) -> None:
-        self.name = self.inner.name
+    def __init__(self, inner: WorkbookBackend, write_limit: float = 0.0) -> None:
+        super().__init__(inner)
+        self.write_limit = write_limit
+        self.reads: list[float] = []
+        self.writes: list[float] = []
+        self.snapshots: list[Snapshot] = []
+        self.reports: list[WriteReport] = []
 
     def read(self) -> Snapshot:
         snapshot, seconds = timed(self.inner.read)
@@ -266,24 +262,6 @@ class TimedBackend:
             self.writes.append(time.perf_counter() - begin)
         self.reports.append(report)
         return report
-
-    def init(
-        self,
-        layout: Layout,
-        defaults: dict[str, list[dict[str, object]]],
-        language: Language,
-        lists: Mapping[str, Sequence[str]] = NO_LISTS,
-    ) -> InitReport:
-        return self.inner.init(layout, defaults, language, lists)
-
-    def append_rows(
-        self,
-        layout: Layout,
-        language: Language,
-        table_key: str,
-        rows: list[dict[str, CellValue]],
-    ) -> None:
-        self.inner.append_rows(layout, language, table_key, rows)
 
 
 # The obvious way

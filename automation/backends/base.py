@@ -77,3 +77,44 @@ class Backend(Protocol):
     ) -> None:
         """Add rows (field key to value) below the last used row of a tab."""
         ...
+
+
+class Delegating:
+    """A backend that hands every call to `inner`; a subclass changes what it needs.
+
+    Used where something must sit around a backend: timing it, keeping a read.
+    """
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def read(self) -> Snapshot:
+        return self.inner.read()
+
+    def write(
+        self,
+        snapshot: Snapshot,
+        plan: WritePlan,
+        layout: Layout,
+        language: Language,
+    ) -> WriteReport:
+        return self.inner.write(snapshot, plan, layout, language)
+
+    def init(
+        self,
+        layout: Layout,
+        defaults: dict[str, list[dict[str, object]]],
+        language: Language,
+        lists: Mapping[str, Sequence[str]] = NO_LISTS,
+    ) -> InitReport:
+        return self.inner.init(layout, defaults, language, lists)
+
+    def append_rows(
+        self,
+        layout: Layout,
+        language: Language,
+        table_key: str,
+        rows: list[dict[str, CellValue]],
+    ) -> None:
+        self.inner.append_rows(layout, language, table_key, rows)

@@ -9,6 +9,11 @@ whose field is a datetime, date or time becomes one (`typed_rows`). A number too
 small or too large to be a plausible date stays a number, and the engine's parser
 reports it as it would any other bad date.
 
+Known limit: without the cell's format, a date and a date-time of exactly midnight
+are the same number. In a column people type, a whole number is read as a date
+alone, because that is what people type; in a "by" column that means the end of the
+day. Someone who means midnight has to type 00:01 or 23:59 of the day before.
+
 The backend writes with `valueInputOption=RAW` (`cell_json`): text stays text, so a
 customer named `=IMPORTXML(...)` can never become a formula, and dates are written as
 serial numbers, the same value whatever the locale; `init` gives those columns a date
