@@ -599,3 +599,19 @@ def test_rows_moved_at_the_instant_of_the_write_are_put_right(
     assert found.keys() == expected.keys()
     for typed, row in found.items():
         assert service_cells(row) == service_cells(expected[typed]), typed
+
+
+def test_a_check_after_the_write_that_fails_does_not_undo_the_cycle(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = FakeSheetsAPI()
+    key = demo_spreadsheet(api)
+    # The cycle's read and the re-read pass; the check after the write meets a storm.
+    api.before(
+        "values:batchUpdate",
+        lambda fake: fake.fail("values:batchGet", 503, times=10),
+    )
+    summary = run(api, key, tmp_path, retry=RetryPolicy(budget_seconds=5))
+    assert summary.outcome == "ok" and summary.cells_written == 2922
+    assert summary.mail_sent == 31
+    assert "could not check" in caplog.text

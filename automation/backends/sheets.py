@@ -277,7 +277,16 @@ class SheetsBackend:
                     "landed, each whole rows, the next cycle writes the rest"
                 ) from error
         if changes.written:
-            self._put_right(changes, layout)
+            try:
+                self._put_right(changes, layout)
+            except BackendError as error:
+                # The write itself landed: report it as written, and say what is left.
+                logger.warning(
+                    "could not check %s for rows moved during the write (%s); the "
+                    "next cycle rewrites the service's columns where needed",
+                    self.name,
+                    error,
+                )
         report = changes.report()
         logger.info(
             "wrote %d cells in %d tabs of %s in %d requests, skipped %d changed rows",
@@ -305,9 +314,10 @@ class SheetsBackend:
             fixes = misplaced(changes.written[spec.key], fresh.table, now)
             for number, values in fixes.items():
                 for key, value in values.items():
-                    column = now.columns[key]
-                    row = cells.setdefault(grid.title, {}).setdefault(number, {})
-                    row[column] = cell_json(value)
+                    column = now.columns.get(key)
+                    if column is not None:
+                        row = cells.setdefault(grid.title, {}).setdefault(number, {})
+                        row[column] = cell_json(value)
         if cells:
             self.calls.values_update(list(value_ranges(cells)))
 
