@@ -37,6 +37,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     delete,
     func,
@@ -282,12 +283,13 @@ class StateStore:
             _aware(item.first_seen, "first_seen")
             if item.status_since is not None:
                 _aware(item.status_since, "status_since")
-        changes = 0
+        changes = [item for item in updates if item.changed_status]
         with self._begin() as conn:
             known = {
                 (row.table_key, row.item_id)
                 for row in conn.execute(select(items.c.table_key, items.c.item_id))
             }
+            new, old = [], []
             for item in updates:
                 values = {
                     "first_seen": item.first_seen,
@@ -296,32 +298,37 @@ class StateStore:
                     "status_since": item.status_since,
                     "flag": item.flag,
                 }
-                key = (item.table, item.item_id)
-                if key in known:
-                    conn.execute(
-                        update(items)
-                        .where(items.c.table_key == item.table)
-                        .where(items.c.item_id == item.item_id)
-                        .values(**values)
-                    )
+                if (item.table, item.item_id) in known:
+                    old.append({"t": item.table, "i": item.item_id, **values})
                 else:
-                    conn.execute(
-                        insert(items).values(
-                            table_key=item.table, item_id=item.item_id, **values
-                        )
+                    new.append(
+                        {"table_key": item.table, "item_id": item.item_id, **values}
                     )
-                if item.changed_status:
-                    changes += 1
-                    conn.execute(
-                        insert(status_changes).values(
-                            table_key=item.table,
-                            item_id=item.item_id,
-                            status=item.status,
-                            meaning=item.meaning,
-                            at=item.status_since or now,
-                        )
-                    )
-        return changes
+            # One statement run over many rows: a first cycle stores 100,000 items.
+            if new:
+                conn.execute(insert(items), new)
+            if old:
+                conn.execute(
+                    update(items)
+                    .where(items.c.table_key == bindparam("t"))
+                    .where(items.c.item_id == bindparam("i")),
+                    old,
+                )
+            if changes:
+                conn.execute(
+                    insert(status_changes),
+                    [
+                        {
+                            "table_key": item.table,
+                            "item_id": item.item_id,
+                            "status": item.status,
+                            "meaning": item.meaning,
+                            "at": item.status_since or now,
+                        }
+                        for item in changes
+                    ],
+                )
+        return len(changes)
 
     # Notices: what was said about which item, once each
 

@@ -8,7 +8,6 @@ configuration defaults, and the demo's data rows, written through the backend's 
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
@@ -118,7 +117,7 @@ def demo_spreadsheet(
     """
     template = _demo_template(language, time_zone, locale, tuple(skip))
     key = f"fake-{len(api.books) + 1:04d}"
-    api.books[key] = dataclasses.replace(copy.deepcopy(template), key=key)
+    api.books[key] = dataclasses.replace(template.draft(), key=key)
     return key
 
 

@@ -61,6 +61,14 @@ def misplaced(
     written: Sequence[Written], before: BoundTable, after: BoundTable
 ) -> dict[int, dict[str, CellValue]]:
     """The cells (row number in `after`, field key) to write so each row has its own."""
+    rows = after.grid.rows
+    strays = [
+        w
+        for w in written
+        if w.number > len(rows) or identity(after, rows[w.number - 1]) != w.identity
+    ]
+    if not strays:
+        return {}  # every row written is still where it was: the usual case
     was = _index(before)
     now = _index(after)
     marks = Counter(w.identity for w in written)
@@ -82,13 +90,11 @@ def misplaced(
         return True, before.value(before.grid.rows[numbers[0] - 1], key)
 
     # Cells written into a row that is not the one they were meant for.
-    for target in written:
-        if target.number > len(after.grid.rows):
+    for target in strays:
+        if target.number > len(rows):
             continue
-        row = after.grid.rows[target.number - 1]
+        row = rows[target.number - 1]
         mark = identity(after, row)
-        if mark == target.identity:
-            continue
         for key, value in target.cells.items():
             current = after.value(row, key)
             if not same_value(current, value):
@@ -98,11 +104,11 @@ def misplaced(
                 fixes.setdefault(target.number, {})[key] = wanted
 
     # Rows that did not receive what was meant for them.
-    for target in written:
+    for target in strays:
         numbers = now.get(target.identity, [])
-        if len(numbers) != 1 or numbers[0] == target.number:
+        if len(numbers) != 1:
             continue
-        row = after.grid.rows[numbers[0] - 1]
+        row = rows[numbers[0] - 1]
         for key, value in target.cells.items():
             current = after.value(row, key)
             if same_value(current, value):
@@ -111,15 +117,15 @@ def misplaced(
                 continue  # a person has typed it meanwhile
             fixes.setdefault(numbers[0], {})[key] = value
 
-    ambiguous = sum(1 for w in written if len(now.get(w.identity, [])) > 1)
-    if fixes or ambiguous:
-        logger.warning(
-            "rows of %s moved while the cycle wrote: %d rows put right, %d rows "
-            "share their typed content and were left for the next cycle",
-            before.spec.key,
-            len(fixes),
-            ambiguous,
-        )
+    ambiguous = sum(1 for w in strays if len(now.get(w.identity, [])) != 1)
+    logger.warning(
+        "%d rows of %s moved while the cycle wrote: %d rows put right, %d could "
+        "not be told apart from others (or were deleted) and wait for the next cycle",
+        len(strays),
+        before.spec.key,
+        len(fixes),
+        ambiguous,
+    )
     return fixes
 
 
