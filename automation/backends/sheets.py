@@ -62,7 +62,6 @@ from automation.backends.sheets_values import (
     JsonCell,
     a1_range,
     cell_json,
-    from_json,
     quote_title,
     typed_rows,
 )
@@ -426,9 +425,11 @@ class SheetsBackend:
 
 
 def _rows(values: list[list[Any]]) -> list[list[CellValue]]:
+    """The answer's rows as cells: "" is an empty cell; blank edges trimmed."""
     rows = []
     for raw in values:
-        row = [from_json(value) for value in raw]
+        # Inline rather than a call per cell: a large read holds millions of cells.
+        row = [None if value == "" else value for value in raw]
         while row and is_blank(row[-1]):
             row.pop()
         rows.append(row)

@@ -101,15 +101,6 @@ def typed_rows(rows: list[list[CellValue]], table: BoundTable) -> None:
                     row[index] = date_value(value, spec, typed=typed)
 
 
-def from_json(value: object) -> CellValue:
-    """One cell of a values answer: "" is an empty cell, the rest passes as it is."""
-    if value == "" or value is None:
-        return None
-    if isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
-
-
 # Writing
 
 
