@@ -103,6 +103,7 @@ class Service:
     def _cycle(self, now: datetime) -> CycleSummary:
         snapshot = self.backend.read()
         config, config_problems, fallback = self.configuration(snapshot, now)
+        _check_zone(snapshot, config)
         calendar = BusinessCalendar(config.calendar)
         items = self.store.load_items()
         result = run_cycle(
@@ -131,7 +132,7 @@ class Service:
                 snapshot, result.plan, self.layout, config.language
             )
         except BackendError as error:
-            log.warning("Nothing written this cycle: %s", error)
+            log.warning("Write did not complete this cycle: %s", error)
             summary.outcome = "conflict"
             summary.detail = str(error)
             return summary
@@ -284,6 +285,20 @@ def _jsonable(value: CellValue) -> object:
         if isinstance(value, (str, int, float, bool)) or value is None
         else str(value)
     )
+
+
+def _check_zone(snapshot: Snapshot, config: Config) -> None:
+    """Warn when the spreadsheet keeps time in another zone than the Calendar tab."""
+    calendar = config.calendar.time_zone
+    if snapshot.timezone and snapshot.timezone != getattr(calendar, "key", None):
+        log.warning(
+            "The spreadsheet's own time zone (File > Settings) is %s but the Calendar "
+            "tab says %s: times the spreadsheet fills in itself (NOW(), Ctrl+Shift+;, "
+            "form answers) are read as %s; set both to the same zone",
+            snapshot.timezone,
+            calendar,
+            calendar,
+        )
 
 
 def snapshot_from_payload(payload: dict[str, object]) -> Snapshot:

@@ -468,6 +468,7 @@ class FakeSheetsAPI:
     def __init__(self) -> None:
         self.books: dict[str, FakeSpreadsheet] = {}
         self.requests: list[tuple[str, str, str]] = []
+        self.body_sizes: list[tuple[str, int]] = []  # (endpoint, bytes) as sent
         self._failures: dict[str, list[_Failure]] = {}
         self._hooks: dict[str, list[Hook]] = {}
 
@@ -530,6 +531,7 @@ class FakeSheetsAPI:
 
     def reset_counts(self) -> None:
         self.requests.clear()
+        self.body_sizes.clear()
 
     # --- staging trouble ------------------------------------------------------
 
@@ -601,6 +603,8 @@ class FakeSheetsAPI:
             self.requests.append((method.upper(), "unknown", parts.path))
             return 404, error_body(404, "Requested entity was not found."), {}
         self.requests.append((method.upper(), name, parts.path))
+        size = len(body.encode() if isinstance(body, str) else body or b"")
+        self.body_sizes.append((name, size))
 
         failure = self._take_failure(name)
         if failure:

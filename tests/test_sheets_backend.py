@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 from automation.backends.sheets import SheetsBackend, spreadsheet_key
-from automation.backends.sheets_api import Quota, RetryPolicy, SheetsUnavailable
+from automation.backends.sheets_api import (
+    GridChanged,
+    Quota,
+    RetryPolicy,
+    SheetsUnavailable,
+)
 from automation.backends.sheets_values import to_serial
 from automation.demo_data import REFERENCE
 from automation.errors import BackendError
@@ -159,6 +164,8 @@ def test_a_large_first_write_goes_in_parts_of_whole_rows(tmp_path: Path) -> None
     summary = run(api, parted, tmp_path / "parted", max_payload=20_000)
     assert summary.cells_written == 2922
     assert api.count("values:batchUpdate") >= 3
+    sizes = [size for name, size in api.body_sizes if name == "values:batchUpdate"]
+    assert max(sizes) <= 20_000  # as sent: Chinese text escaped, six bytes a letter
     for title in (REQUESTS, "订单", "问题清单", "KPI"):
         assert api.values(parted, title) == api.values(whole, title)
 
@@ -615,3 +622,58 @@ def test_a_check_after_the_write_that_fails_does_not_undo_the_cycle(
     assert summary.outcome == "ok" and summary.cells_written == 2922
     assert summary.mail_sent == 31
     assert "could not check" in caplog.text
+
+
+def test_a_row_inserted_at_the_instant_of_the_write_keeps_no_other_rows_id(
+    tmp_path: Path,
+) -> None:
+    api = FakeSheetsAPI()
+    calm, busy = demo_spreadsheet(api), demo_spreadsheet(api)
+    for key in (calm, busy):
+        for number in range(2, 7):
+            api.set_cell(key, REQUESTS, f"A{number}", "")  # ids the cycle will fill
+    run(api, calm, tmp_path / "calm")
+    new = [[None, None, "销售一部", "Sophia Zhang", "合同追加", None, None, "新行"]]
+    api.before(
+        "values:batchUpdate", lambda fake: fake.insert_rows(busy, REQUESTS, 3, new)
+    )
+    run(api, busy, tmp_path / "busy")
+
+    expected, found = by_content(api, calm), by_content(api, busy)
+    added = next(typed for typed in found if typed.startswith("新行|"))
+    assert service_cells(found.pop(added)) == (None,) * len(SERVICE_KEYS)
+    for typed, row in found.items():  # every row its own id and dues, none doubled
+        assert service_cells(row) == service_cells(expected[typed]), typed
+
+
+def test_a_spreadsheet_keeping_time_in_another_zone_is_pointed_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = FakeSheetsAPI()
+    other = demo_spreadsheet(api, time_zone="America/New_York")
+    same = demo_spreadsheet(api)  # Asia/Shanghai, as the demo's Calendar tab says
+    run(api, same, tmp_path / "same")
+    assert "time zone" not in caplog.text
+    run(api, other, tmp_path / "other")
+    (line,) = [r.getMessage() for r in caplog.records if "time zone" in r.getMessage()]
+    assert "America/New_York" in line and "Asia/Shanghai" in line
+
+
+def test_a_tab_that_shrank_since_the_metadata_fails_one_write_then_grows() -> None:
+    api = FakeSheetsAPI()
+    key = blank_spreadsheet(api)
+    sheets = backend(api, key)
+    layout = load_layout()
+    kpi = [["月份"], *[["2025-10"]] * 30]
+    sheets.read()
+    before = api.values(key, "KPI")
+    api.sheet(key, "KPI").row_count = 20  # someone deleted the tab's empty rows
+    plan = WritePlan(outputs=[TabContent("kpi", kpi)])
+    with pytest.raises(GridChanged, match="smaller than when it was last looked at"):
+        sheets.write(sheets.read(), plan, layout, "zh")
+    assert api.values(key, "KPI") == before
+
+    api.reset_counts()
+    sheets.write(sheets.read(), plan, layout, "zh")  # the next cycle looks again
+    assert api.count("get") == 1 and api.count("batchUpdate") == 1
+    assert len(api.values(key, "KPI")) == 31

@@ -45,6 +45,7 @@ from gspread.exceptions import NoValidUrlKeyFound
 
 from automation.backends.base import NO_LISTS, InitReport
 from automation.backends.sheets_api import (
+    GridChanged,
     Json,
     Quota,
     RetryPolicy,
@@ -99,6 +100,11 @@ def authorized_client(credentials: Path) -> gspread.Client:
             f"no service-account key at {credentials}: download one from the Google "
             "Cloud console (see README, Connect a Google spreadsheet)"
         ) from None
+    except OSError as error:
+        raise BackendError(
+            f"cannot read the service-account key {credentials}: {error.strerror}; "
+            "the service's user must be able to read it"
+        ) from error
     except (ValueError, KeyError, GoogleAuthError) as error:
         raise BackendError(
             f"{credentials} is not a service-account key file ({error}); download "
@@ -225,8 +231,9 @@ class SheetsBackend:
         except TabGone:
             if not again:
                 raise
-            # Someone renamed or deleted a tab since the metadata was read.
-            self.metadata(refresh=True)
+            # Someone renamed or deleted a tab since the metadata was read: forget
+            # it, so that the next look fetches it once.
+            self._metadata = None
             return self._read([spec for spec, _ in present], again=False)
         grids: dict[str, Grid] = {}
         for (spec, tab), values in zip(present, answers, strict=True):
@@ -269,6 +276,8 @@ class SheetsBackend:
             try:
                 self.calls.values_update(part)
             except BackendError as error:
+                if isinstance(error, GridChanged | TabGone):
+                    self._metadata = None  # sizes or titles changed: look again
                 if number == 1:
                     raise
                 raise type(error)(
@@ -380,7 +389,10 @@ class SheetsBackend:
     ) -> None:
         """Write rows (field key to value) below the last used row of a tab.
 
-        Raises `LayoutError` when the tab or a column a row needs is missing.
+        For filling a spreadsheet nobody is editing (the demo, tests, benchmarks):
+        a row someone types below the last one between the read and the write here
+        would be written over. Raises `LayoutError` when the tab or a column a row
+        needs is missing.
         """
         spec = layout.table(table_key)
         grids = self._read([spec])

@@ -24,13 +24,14 @@ import logging
 import random
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import gspread
 import requests
+from google.auth.exceptions import RefreshError, TransportError
 from gspread.exceptions import APIError
 
 from automation.errors import BackendError
@@ -68,18 +69,23 @@ class TabGone(BackendError):
     """A range names a tab the spreadsheet no longer has (renamed or deleted)."""
 
 
+class GridChanged(BackendError):
+    """A write reached past a tab's last row or column: the tab shrank meanwhile."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How long one cycle may wait on retries, and how each wait grows.
 
-    The n-th retry of a request waits a random time up to
-    `min(max_delay, base_delay * 2**n)` (full jitter), or Retry-After when Google
-    sends a longer one. A cycle gives up when the next wait would take its total
-    waiting past `budget_seconds`, or a request has failed `max_attempts` times.
+    The n-th retry of a request (n = 1, 2, ...) waits a random time up to
+    `min(max_delay, base_delay * 2**(n - 1))` (full jitter), or Retry-After when
+    Google sends a longer one. A cycle gives up when the next wait would take its
+    total waiting past `budget_seconds`, or a request has failed `max_attempts`
+    times. The defaults let the budget decide: a per-minute quota refills within 60 s.
     """
 
     budget_seconds: float = 60.0
-    max_attempts: int = 6
+    max_attempts: int = 12
     base_delay: float = 1.0
     max_delay: float = 32.0
 
@@ -115,7 +121,6 @@ class Quota:
         }
         self.clock = clock
         self.sleep = sleep
-        self.waited = 0.0
         self._sent: dict[Kind, deque[float]] = {"read": deque(), "write": deque()}
         self._lock = threading.Lock()
 
@@ -130,7 +135,6 @@ class Quota:
                     sent.popleft()
                 if len(sent) < self.limits[kind]:
                     sent.append(now)
-                    self.waited += waited
                     return waited
                 pause = sent[0] + 60.0 - now
             logger.info("Sheets quota: waiting %.1f s for a %s slot", pause, kind)
@@ -170,7 +174,6 @@ class SheetsCalls:
         self.quota = quota or shared_quota()
         self.sleep = sleep
         self.jitter = jitter
-        self.sent: Counter[str] = Counter()
         self.waited = 0.0  # seconds spent waiting on retries this cycle
 
     def start_cycle(self) -> None:
@@ -223,7 +226,6 @@ class SheetsCalls:
         attempt = 0
         while True:
             self.quota.take(kind)
-            self.sent[endpoint] += 1
             attempt += 1
             try:
                 return send()
@@ -233,7 +235,19 @@ class SheetsCalls:
                     raise self._refused(endpoint, code, error) from error
                 reason = REASONS[code]
                 retry_after = _retry_after(error.response)
-            except (requests.ConnectionError, requests.Timeout) as error:
+            except RefreshError as error:
+                raise BackendError(
+                    "Google refused the service account's key (it was deleted, "
+                    "revoked or belongs to a deleted account): create a new JSON key "
+                    "and point the settings at it"
+                ) from error
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                TransportError,
+            ) as error:
+                # No answer, half an answer, or no way to sign in: the network.
                 reason = f"no answer ({type(error).__name__})"
                 retry_after = None
 
@@ -265,18 +279,29 @@ class SheetsCalls:
         return wait
 
     def _refused(self, endpoint: str, code: int, error: APIError) -> BackendError:
+        message = _message(error)
+        if code == 403 and ("has not been used" in message or "disabled" in message):
+            return BackendError(
+                "the Google Sheets API is not enabled in the service account's "
+                "project: enable it in the Google Cloud console (see README, Connect "
+                f"a Google spreadsheet, step 2). Google said: {message}"
+            )
         if code == 403:
             return BackendError(
                 f"Google refused access to spreadsheet {self.key}: share it with the "
                 "service account's e-mail as Editor (see README, Connect a Google "
-                "spreadsheet)"
+                f"spreadsheet). Google said: {message}"
             )
         if code == 404:
             return BackendError(
                 f"no spreadsheet with key {self.key}: check the key or URL in the "
                 "settings"
             )
-        message = _message(error)
+        if code == 400 and "exceeds grid limits" in message:
+            return GridChanged(
+                f"a tab of {self.key} is smaller than when it was last looked at "
+                f"({message}); this request did not land, the next cycle retries"
+            )
         if code == 400 and "Unable to parse range" in message:
             return TabGone(f"a tab of {self.key} was renamed or deleted: {message}")
         return BackendError(f"Google Sheets refused {endpoint} ({code}): {message}")

@@ -18,9 +18,9 @@ Rows are recognised by what people typed in them, leaving out the columns the se
 fills (`identity`). A cell changed again since the write is left alone, and so is a
 row whose typed content another row shares (it cannot be told apart): the log says
 so, and the next cycle writes the service's columns from the rows as they are then.
-Known limit: rows pasted with an id already typed in, in that same instant, may keep
-an id the service filled for the row that was there (the check column then reports
-the id twice).
+Known limit: a row inserted in that same instant gets blank cells wherever the write
+put a value, so a row pasted with its id already typed in, in that instant, loses
+that id, and the next cycle gives it a new one.
 """
 
 from __future__ import annotations
@@ -82,9 +82,10 @@ def misplaced(
             return True, target.cells[key]
         numbers = was.get(mark, [])
         if not numbers:
-            # A row inserted (or edited) in that instant: the service's own columns
-            # were blank in it; a column people may type in is left as it is.
-            return not before.spec.field(key).fill, None
+            # A row inserted (or edited) in that instant. The write put this value
+            # there (the caller checked), so blank is what the row held before it,
+            # unless a person typed into it in the same instant (see Known limit).
+            return True, None
         if len(numbers) > 1:
             return False, None
         return True, before.value(before.grid.rows[numbers[0] - 1], key)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 GROWTH = 500  # rows added beyond what a service tab needs, so it rarely grows
+BLOCK_ROWS = 500  # rows in one value range at most, so that parts can split anywhere
+BODY_OVERHEAD = 200  # bytes of a values:batchUpdate body around its ranges
 
 
 @dataclass
@@ -224,13 +227,24 @@ class SheetChanges:
         return WriteReport(count, tuple(self.skipped), tabs)
 
     def parts(self, max_payload: int) -> list[list[Json]]:
-        """Value ranges in parts of at most `max_payload` bytes; rows stay whole."""
+        """Value ranges in parts whose request body stays under `max_payload` bytes.
+
+        Sizes are counted as the request is sent (JSON with non-ASCII escaped, so a
+        Chinese character costs six bytes). A range too large for a part is cut
+        between its rows; only a single row larger than a part goes alone.
+        """
+        room = max_payload - BODY_OVERHEAD
         parts: list[list[Json]] = []
         current: list[Json] = []
         size = 0
-        for value_range in self._ranges():
-            length = len(json.dumps(value_range, ensure_ascii=False).encode())
-            if current and size + length > max_payload:
+        pending = list(value_ranges(self.cells))[::-1]
+        while pending:
+            value_range = pending.pop()
+            length = len(json.dumps(value_range)) + 2  # ", " between ranges
+            if length > room and len(value_range["values"]) > 1:
+                pending.extend(reversed(_halves(value_range)))
+                continue
+            if current and size + length > room:
                 parts.append(current)
                 current, size = [], 0
             current.append(value_range)
@@ -238,9 +252,6 @@ class SheetChanges:
         if current:
             parts.append(current)
         return parts
-
-    def _ranges(self) -> Iterable[Json]:
-        return value_ranges(self.cells)
 
 
 def value_ranges(cells: dict[str, dict[int, dict[int, JsonCell]]]) -> Iterable[Json]:
@@ -257,7 +268,12 @@ def value_ranges(cells: dict[str, dict[int, dict[int, JsonCell]]]) -> Iterable[J
             row = rows[number]
             first, last = min(row), max(row)
             values = [row.get(column) for column in range(first, last + 1)]
-            if block and (first, last) == span and number == previous + 1:
+            if (
+                block
+                and (first, last) == span
+                and number == previous + 1
+                and len(block) < BLOCK_ROWS
+            ):
                 block.append(values)
             else:
                 if block:
@@ -280,6 +296,29 @@ def _range(
         "range": a1_range(title, row, span[0], len(block), width),
         "values": [pad(values, width) for values in block],
     }
+
+
+_A1 = re.compile(r"(?P<tab>.*)!(?P<left>[A-Z]+)(?P<top>\d+):(?P<right>[A-Z]+)\d+")
+
+
+def _halves(value_range: Json) -> tuple[Json, Json]:
+    """A range of several rows cut into its top and bottom halves."""
+    found = _A1.fullmatch(value_range["range"])
+    assert found is not None, value_range["range"]
+    values = value_range["values"]
+    middle = len(values) // 2
+    top = int(found["top"])
+    tab, left, right = found["tab"], found["left"], found["right"]
+    return (
+        {
+            "range": f"{tab}!{left}{top}:{right}{top + middle - 1}",
+            "values": values[:middle],
+        },
+        {
+            "range": f"{tab}!{left}{top + middle}:{right}{top + len(values) - 1}",
+            "values": values[middle:],
+        },
+    )
 
 
 def _fields(spec: TableSpec, content: TabContent) -> list[tuple[int, FieldSpec]]:
