@@ -363,10 +363,8 @@ class SheetsBackend:
 
         self.calls.start_cycle()
         snapshot = Snapshot(grids=self._read(layout.tables))
-        metadata = (
-            self.metadata()
-        )  # what the read just looked at, fresh if a tab was missing
-        plan = plan_layout(metadata, snapshot, layout, defaults, language, lists)
+        # The metadata the read just used: fetched again there if a tab was missing.
+        plan = plan_layout(self.metadata(), snapshot, layout, defaults, language, lists)
         report = apply_layout(self.calls, plan)
         if report.changed:
             self.metadata(refresh=True)
