@@ -210,11 +210,7 @@ def _init_one(args: argparse.Namespace, target: Target, settings: Settings) -> i
     language = args.language or _default_language(defaults)
     report = _lay_out(backend, layout, defaults, language)
     if report.changed:
-        print(
-            f"{target.name}: {len(report.tabs_created)} tabs created, "
-            f"{report.columns_added} columns added, {report.rows_added} rows of "
-            f"defaults written, {report.formats_added} drop-downs and formats set"
-        )
+        print(f"{target.name}: {report.summary()}")
     else:
         print(f"{target.name}: already laid out; nothing changed")
     return 0

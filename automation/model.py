@@ -83,7 +83,7 @@ class BoundTable:
         people = [index for _, index in self.people_columns]
         found = []
         for offset, row in enumerate(self.grid.rows[1:], start=2):
-            if any(_filled(row[i]) for i in people if i < len(row)):
+            if any(not is_blank(row[i]) for i in people if i < len(row)):
                 found.append((offset, row))
         return found
 
@@ -104,10 +104,6 @@ def id_text(value: object) -> str | None:
         value = int(value)
     text = str(value).strip()
     return text or None
-
-
-def _filled(value: CellValue) -> bool:
-    return not is_blank(value)
 
 
 def same_value(old: CellValue, new: CellValue) -> bool:
@@ -152,7 +148,7 @@ def bind(spec: TableSpec, grid: Grid) -> BoundTable:
     columns: dict[str, int] = {}
     unknown = []
     for index, label in enumerate(grid.header):
-        if not _filled(label):
+        if is_blank(label):
             continue
         found = spec.match_header(str(label))
         if found is None:

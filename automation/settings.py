@@ -364,15 +364,20 @@ def _read_file(path: Path) -> _File:
         )
 
     in_google = f"{where}google."
+    default = SheetsLimits()
     return _File(
         path=path,
         data_dir=_file_path(data, "data_dir", folder, where),
         credentials=_file_path(google, "credentials", folder, in_google),
         limits=SheetsLimits(
-            reads_per_minute=_count(google, "reads_per_minute", in_google, 60),
-            writes_per_minute=_count(google, "writes_per_minute", in_google, 60),
+            reads_per_minute=_count(
+                google, "reads_per_minute", in_google, default.reads_per_minute
+            ),
+            writes_per_minute=_count(
+                google, "writes_per_minute", in_google, default.writes_per_minute
+            ),
             retry_budget_seconds=_seconds(
-                google, "retry_budget_seconds", in_google, 60.0
+                google, "retry_budget_seconds", in_google, default.retry_budget_seconds
             ),
         ),
         entries=tuple(

@@ -371,17 +371,17 @@ def run_benchmark(
 ) -> Report:
     """Build a workbook of `total` item rows in `folder` and measure one cycle."""
     layout = load_layout()
-    _progress(f"generating {total:,} rows")
+    progress(f"generating {total:,} rows")
     tables, seconds = timed(lambda: build_tables(total))
     report = Report(rows={key: len(tables[key]) for key, _ in SHARES})
     report.add(SETUP_ROWS, _s(seconds), "demo rows, closed ones copied back in time")
 
     path = folder / "workbook.xlsx"
-    _progress("writing the workbook")
+    progress("writing the workbook")
     _, seconds = timed(lambda: write_workbook(path, tables, layout))
     report.add(SETUP_FILE, _s(seconds), f"{path.stat().st_size / MB:.1f} MB file")
 
-    _progress("floor: openpyxl load and save")
+    progress("floor: openpyxl load and save")
     _floor(report, path, folder / "copy.xlsx")
     backend = TimedBackend(WorkbookBackend(path), write_limit)
     store = StateStore(folder / "state.sqlite")
@@ -391,7 +391,7 @@ def run_benchmark(
     finally:
         store.close()
 
-    _progress("baseline")
+    progress("baseline")
     config, _ = load_config(backend.snapshots[-1], layout)
     _baseline(report, run_baseline(tables["orders"], config, sample))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -405,14 +405,14 @@ def _cycles(
 ) -> None:
     """Cycle 1, the engine alone on cycle 1's snapshot, then cycle 2 at the same now."""
     now = REFERENCE
-    _progress("cycle 1")
+    progress("cycle 1")
     try:
         first, seconds = timed(lambda: service.run_once(now))
     except WriteLimitReached as stopped:
         _stopped(report, backend, str(stopped))
         _engine(report, backend.snapshots[0], layout, now)
         return
-    _check(first, "first")
+    check_ok(first, "first")
     _backend(report, backend)
     report.cells_first = first.cells_written
     report.add(
@@ -427,9 +427,9 @@ def _cycles(
     _engine(report, backend.snapshots[0], layout, now)
     del backend.snapshots[0]  # the second cycle's memory is its own
 
-    _progress("cycle 2")
+    progress("cycle 2")
     second, seconds = timed(lambda: service.run_once(now))
-    _check(second, "second")
+    check_ok(second, "second")
     report.cells_second = second.cells_written
     report.add(CYCLE_2, _s(seconds), f"{second.mail_sent} mails")
     report.add(CELLS_2, f"{second.cells_written:,}", "must be 0")
@@ -503,14 +503,14 @@ def _baseline(report: Report, baseline: Baseline) -> None:
     )
 
 
-def _check(summary: CycleSummary, which: str) -> None:
+def check_ok(summary: CycleSummary, which: str) -> None:
     if summary.outcome != "ok":
         raise RuntimeError(
             f"the {which} cycle ended {summary.outcome}: {summary.detail}"
         )
 
 
-def _progress(step: str) -> None:
+def progress(step: str) -> None:
     # On stderr, so that the table on stdout stays clean to paste.
     print(f"... {step}", file=sys.stderr, flush=True)
 

@@ -53,9 +53,9 @@ from automation.demo_data import REFERENCE
 from automation.layout import Language, Layout, load_layout
 from automation.mail.outbox import OutboxTransport
 from automation.model import Snapshot, WritePlan, WriteReport
-from automation.service import CycleSummary, Service
+from automation.service import Service
 from automation.state import StateStore
-from benchmarks.cycle import SHARES, build_tables
+from benchmarks.cycle import SHARES, build_tables, check_ok, progress
 from tests.fake_sheets import (
     FakeSheetsAPI,
     FakeSpreadsheet,
@@ -360,7 +360,7 @@ def run_benchmark(
     tabs grow as they are filled, the service tabs when the first cycle needs it.
     """
     layout = load_layout()
-    _progress(f"{total:,} rows: filling the fake spreadsheet")
+    progress(f"{total:,} rows: filling the fake spreadsheet")
     tables = demo_tables(REFERENCE)
     grown = build_tables(total)
     for key, _ in SHARES:
@@ -372,17 +372,17 @@ def run_benchmark(
     report = Report(rows={key: len(tables[key]) for key, _ in SHARES})
     report.tabs = len(api.book(ours).sheets)
 
-    _progress(f"{total:,} rows: our two cycles")
+    progress(f"{total:,} rows: our two cycles")
     _ours(report, api, ours, layout, folder)
     changes = changed_cells(api.book(naive), api.book(ours))
     grow = growth(api.book(naive), api.book(ours))
     report.changed = len(changes)
 
-    _progress(f"{total:,} rows: gspread's obvious way")
+    progress(f"{total:,} rows: gspread's obvious way")
     _naive(report, api, naive, changes, grow, sample, all_up_to)
     if report.update_cell_calls == len(changes):
         report.naive_matches = _same_values(api.book(naive), api.book(ours))
-    _progress(f"{total:,} rows: the floor")
+    progress(f"{total:,} rows: the floor")
     _floor(report, api, floor, changes, grow)
     report.floor_matches = _same_values(api.book(floor), api.book(ours))
     report.lines.sort(key=lambda line: LABELS.index(line.label))
@@ -398,9 +398,9 @@ def _ours(
     try:
         service = Service(timed, store, OutboxTransport(folder / f"outbox-{key}"))
         first, cycle_1 = measured(api, lambda: service.run_once(REFERENCE))
-        _check(first, "first")
+        check_ok(first, "first")
         second, cycle_2 = measured(api, lambda: service.run_once(REFERENCE))
-        _check(second, "second")
+        check_ok(second, "second")
     finally:
         store.close()
     report.rows_read = first.rows_read
@@ -559,18 +559,6 @@ def _trim(rows: list[list[Stored]]) -> list[list[Stored]]:
 
 def _line(label: str, call: Call, note: str) -> Line:
     return Line(label, call.requests, call.seconds, call.fake, note)
-
-
-def _check(summary: CycleSummary, which: str) -> None:
-    if summary.outcome != "ok":
-        raise RuntimeError(
-            f"the {which} cycle ended {summary.outcome}: {summary.detail}"
-        )
-
-
-def _progress(step: str) -> None:
-    # On stderr, so that the table on stdout stays clean to paste.
-    print(f"... {step}", file=sys.stderr, flush=True)
 
 
 # Output

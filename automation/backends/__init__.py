@@ -1,4 +1,4 @@
-"""Where the spreadsheet lives: a local `.xlsx` workbook, or (later) Google Sheets.
+"""Where the spreadsheet lives: a local `.xlsx` workbook, or a Google spreadsheet.
 
 Every backend follows `Backend` in `automation.backends.base`; the engine never
 imports a concrete one.

@@ -37,6 +37,14 @@ class InitReport:
         counts = (self.columns_added, self.rows_added, self.formats_added)
         return bool(self.tabs_created) or any(counts)
 
+    def summary(self) -> str:
+        """What was added, in words, for the log and the `init` command."""
+        return (
+            f"{len(self.tabs_created)} tabs created, {self.columns_added} columns "
+            f"added, {self.rows_added} rows of defaults written, "
+            f"{self.formats_added} drop-downs and formats set"
+        )
+
 
 class Backend(Protocol):
     """A spreadsheet the service reads and writes, whatever stores it."""

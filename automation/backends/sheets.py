@@ -38,7 +38,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import gspread
 from gspread.exceptions import NoValidUrlKeyFound
@@ -185,14 +184,6 @@ class SheetsBackend:
             }
         return self._metadata
 
-    def time_zone(self) -> ZoneInfo:
-        """The spreadsheet's own time zone (File > Settings), UTC if unknown."""
-        name = self.metadata().get("properties", {}).get("timeZone") or "UTC"
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            return ZoneInfo("UTC")
-
     def _tab_of(self, spec: TableSpec) -> Tab | None:
         for title, tab in self._tabs.items():
             if spec.matches_title(title):
@@ -214,17 +205,16 @@ class SheetsBackend:
     def read(self) -> Snapshot:
         """Every tab of the layout in one values:batchGet, dates as datetimes."""
         self.calls.start_cycle()
-        grids = self._read(self.layout.tables)
-        logger.info("read %d tabs from %s", len(grids), self.name)
-        zone = self.metadata().get("properties", {}).get("timeZone")
-        return Snapshot(grids=grids, version="", timezone=zone)
+        snapshot = self._read(self.layout.tables)
+        logger.info("read %d tabs from %s", len(snapshot.grids), self.name)
+        snapshot.timezone = self.metadata().get("properties", {}).get("timeZone")
+        return snapshot
 
-    def _read(
-        self, specs: Iterable[TableSpec], *, again: bool = True
-    ) -> dict[str, Grid]:
+    def _read(self, specs: Iterable[TableSpec], *, again: bool = True) -> Snapshot:
+        """The values of the tabs of `specs` the spreadsheet has, in one request."""
         present = self._present(specs)
         if not present:
-            return {}
+            return Snapshot(grids={})
         ranges = [quote_title(tab.title) for _, tab in present]
         try:
             answers = self.calls.batch_get(ranges)
@@ -240,7 +230,7 @@ class SheetsBackend:
             grid = Grid(title=tab.title, rows=_rows(values))
             typed_rows(grid.rows, bind(spec, grid))
             grids[tab.title] = grid
-        return grids
+        return Snapshot(grids=grids)
 
     # Writing
 
@@ -313,9 +303,7 @@ class SheetsBackend:
         cells: dict[str, dict[int, dict[int, JsonCell]]] = {}
         for spec in specs:
             fresh = changes.fresh.get(spec.key)
-            grid = next(
-                (g for g in after.values() if spec.matches_title(g.title)), None
-            )
+            grid = after.grid(spec)
             if fresh is None or grid is None:
                 continue
             now = bind(spec, grid)
@@ -362,20 +350,13 @@ class SheetsBackend:
         from automation.backends.sheets_layout import apply_layout, plan_layout
 
         self.calls.start_cycle()
-        snapshot = Snapshot(grids=self._read(layout.tables))
+        snapshot = self._read(layout.tables)
         # The metadata the read just used: fetched again there if a tab was missing.
         plan = plan_layout(self.metadata(), snapshot, layout, defaults, language, lists)
         report = apply_layout(self.calls, plan)
         if report.changed:
-            self.metadata(refresh=True)
-        logger.info(
-            "init of %s: %d tabs created, %d columns and %d rows added, %d formats",
-            self.name,
-            len(report.tabs_created),
-            report.columns_added,
-            report.rows_added,
-            report.formats_added,
-        )
+            self._metadata = None  # looked at again when next needed
+        logger.info("init of %s: %s", self.name, report.summary())
         return report
 
     def append_rows(
@@ -393,14 +374,13 @@ class SheetsBackend:
         needs is missing.
         """
         spec = layout.table(table_key)
-        grids = self._read([spec])
+        grid = self._read([spec]).grid(spec)
         tab = self._tab_of(spec)
-        if tab is None or not grids:
+        if tab is None or grid is None:
             raise LayoutError(
                 f"{self.name} has no tab {spec.title(language)!r}: "
                 "run `automation init` first"
             )
-        grid = next(iter(grids.values()))
         columns = bind(spec, grid).columns
         width = max(columns.values(), default=-1) + 1
         block: list[list[JsonCell | None]] = []

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from automation.backends.base import InitReport
+from automation.backends.sheets_api import Json
 from automation.backends.sheets_values import (
     JsonCell,
     a1_range,
@@ -46,7 +47,6 @@ from automation.model import CellValue, Grid, Snapshot, bind, is_blank
 
 logger = logging.getLogger(__name__)
 
-Json = dict[str, Any]
 
 DROP_DOWNS_KEY = "automation.layout.drop_downs"
 FORMATS_KEY = "automation.layout.formats"

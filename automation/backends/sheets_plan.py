@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from automation.backends.sheets_api import Json
 from automation.backends.sheets_check import Written, identity
 from automation.backends.sheets_layout import date_formats
 from automation.backends.sheets_values import JsonCell, a1_range, cell_json, pad
@@ -27,6 +28,7 @@ from automation.model import (
     CellValue,
     Grid,
     RowEdit,
+    Snapshot,
     TabContent,
     WriteReport,
     bind,
@@ -38,7 +40,6 @@ from automation.model import (
 
 logger = logging.getLogger(__name__)
 
-Json = dict[str, Any]
 GROWTH = 500  # rows added beyond what a service tab needs, so it rarely grows
 BLOCK_ROWS = 500  # rows in one value range at most, so that parts can split anywhere
 BODY_OVERHEAD = 200  # bytes of a values:batchUpdate body around its ranges
@@ -105,8 +106,8 @@ class SheetChanges:
     sheet_ids: set[int] = field(default_factory=set)  # in use, for new tabs' ids
     written: dict[str, list[Written]] = field(default_factory=dict)  # by table key
 
-    def edit(self, edit: RowEdit, spec: TableSpec, grids: dict[str, Grid]) -> None:
-        fresh = self._fresh(spec, grids)
+    def edit(self, edit: RowEdit, spec: TableSpec, fresh_read: Snapshot) -> None:
+        fresh = self._fresh(spec, fresh_read)
         row = fresh.locate(edit) if fresh else None
         if fresh is None or row is None:
             self.skipped.append(f"{edit.table}:{edit.row}")
@@ -173,10 +174,9 @@ class SheetChanges:
                 if not same_value(was, new):
                     self._put(tab.title, content.table, number, column, new)
 
-    def _fresh(self, spec: TableSpec, grids: dict[str, Grid]) -> Fresh | None:
+    def _fresh(self, spec: TableSpec, fresh_read: Snapshot) -> Fresh | None:
         if spec.key not in self.fresh:
-            titles = (g for g in grids.values() if spec.matches_title(g.title))
-            grid = next(titles, None)
+            grid = fresh_read.grid(spec)
             if grid is None:
                 logger.warning("tab %s is missing: its edits wait for init", spec.key)
             self.fresh[spec.key] = Fresh(bind(spec, grid)) if grid else None

@@ -30,7 +30,6 @@ from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
-from openpyxl.worksheet.worksheet import Worksheet
 
 from automation.backends.base import NO_LISTS, InitReport
 from automation.backends.cells import (
@@ -44,7 +43,7 @@ from automation.backends.workbook_layout import lay_out
 from automation.backends.workbook_plan import PlanWriter
 from automation.errors import BackendError, ConflictError, LayoutError
 from automation.files import write_atomically
-from automation.layout import Language, Layout, TableSpec
+from automation.layout import Language, Layout
 from automation.model import (
     CellValue,
     Grid,
@@ -147,14 +146,7 @@ class WorkbookBackend:
         report = lay_out(book, layout, defaults, language, lists)
         if report.changed or expected is None:
             self._save(book, expected=expected)
-        logger.info(
-            "init of %s: %d tabs created, %d columns and %d rows added, %d formats",
-            self.name,
-            len(report.tabs_created),
-            report.columns_added,
-            report.rows_added,
-            report.formats_added,
-        )
+        logger.info("init of %s: %s", self.name, report.summary())
         return report
 
     def append_rows(
@@ -178,7 +170,7 @@ class WorkbookBackend:
                 "run `automation init` first"
             )
 
-        columns = _columns(spec, sheet)
+        columns = dict(bind_header(spec, sheet).columns)
         next_row = last_used_row(sheet) + 1
         for offset, row in enumerate(rows):
             for key, value in row.items():
@@ -264,13 +256,6 @@ def _read_grid(sheet: Any) -> Grid:
     while rows and not rows[-1]:
         rows.pop()
     return Grid(title=sheet.title, rows=rows)
-
-
-# Columns
-
-
-def _columns(spec: TableSpec, sheet: Worksheet) -> dict[str, int]:
-    return dict(bind_header(spec, sheet).columns)
 
 
 # Files
