@@ -96,16 +96,6 @@ def is_blank(value: CellValue) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def id_text(value: object) -> str | None:
-    """An id as text, so that 1001 typed as a number matches "1001"."""
-    if value is None or isinstance(value, Formula):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip()
-    return text or None
-
-
 def same_value(old: CellValue, new: CellValue) -> bool:
     """Whether writing `new` over `old` would change nothing a person can see.
 

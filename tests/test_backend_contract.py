@@ -45,10 +45,10 @@ from automation.model import (
     WritePlan,
     WriteReport,
     bind,
-    id_text,
     is_blank,
     same_value,
 )
+from automation.parsing import parse_id
 from automation.service import Service
 from automation.state import StateStore
 from tests import sheets_fixtures
@@ -528,7 +528,7 @@ def owned_by_id(plans: Sequence[WritePlan], table: str) -> dict[str, dict[str, A
         for edit in plan.edits:
             if edit.table != table:
                 continue
-            ident = id_text(edit.item_id) or id_text(edit.cells.get("id"))
+            ident = parse_id(edit.item_id) or parse_id(edit.cells.get("id"))
             assert ident is not None
             owned = {k: v for k, v in edit.cells.items() if spec.field(k).owned}
             found.setdefault(ident, {}).update(owned)
@@ -551,7 +551,7 @@ def rows_holding_their_own_values(
         owned = {key: bound.value(row, key) for key in spec.owned_keys}
         if all(is_blank(value) for value in owned.values()):
             continue
-        ident = id_text(bound.value(row, "id"))
+        ident = parse_id(bound.value(row, "id"))
         assert ident in planned, f"row {number} ({ident}) got values planned for none"
         wrong = {
             key: (owned[key], value)
@@ -1086,3 +1086,22 @@ def test_a_person_acting_between_read_and_write_never_loses_a_cell_or_gets_a_wro
     assert len(written) == len(rows)
     assert_kept(typed, sheet.cells(title("requests")))
     assert not cycle(sheet.backend)[1].plan.edits
+
+
+def test_an_id_typed_in_full_width_is_found_at_write_time(sheet: Sheet) -> None:
+    """The backend finds a row by its id cleaned as the engine cleans it."""
+    sheet.demo()
+    tabs = sheet.tabs()
+    ident = column(tabs[title("requests")], "requests", "id")
+    flag = column(tabs[title("requests")], "requests", "flag")
+    typed = "".join(chr(ord(c) + 0xFEE0) for c in "REQ-9001")  # ＲＥＱ－９００１
+    sheet.type_cells(title("requests"), {f"{letter(ident)}2": typed})
+    snapshot, result = cycle(sheet.backend)
+    assert any(e.item_id == "REQ-9001" and e.row == 2 for e in result.plan.edits)
+
+    report = sheet.backend.write(snapshot, result.plan, LAYOUT, LANGUAGE)
+
+    assert "requests:2" not in report.rows_skipped
+    row = sheet.cells(title("requests"))[1]
+    assert row[ident] == typed  # as the person typed it
+    assert not is_blank(row[flag])

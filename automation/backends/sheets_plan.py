@@ -33,10 +33,10 @@ from automation.model import (
     WriteReport,
     bind,
     fingerprint,
-    id_text,
     is_blank,
     same_value,
 )
+from automation.parsing import parse_id
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class Fresh:
             return rows[edit.row - 1] if 2 <= edit.row <= len(rows) else None
         if self.ids is None:
             self.ids = _ids(self.table)
-        found = self.ids.get(id_text(edit.item_id) or "", [])
+        found = self.ids.get(parse_id(edit.item_id) or "", [])
         if len(found) != 1:
             logger.info("id of %s:%d found %d times", edit.table, edit.row, len(found))
             return None
@@ -89,7 +89,7 @@ class Fresh:
         if edit.item_id is None:
             return edit.row
         assert self.ids is not None
-        return self.ids[id_text(edit.item_id) or ""][0]
+        return self.ids[parse_id(edit.item_id) or ""][0]
 
 
 @dataclass
@@ -347,7 +347,7 @@ def _ids(table: BoundTable) -> dict[str, list[int]]:
         return index
     for number, row in enumerate(table.grid.rows[1:], start=2):
         if column < len(row):
-            text = id_text(row[column])
+            text = parse_id(row[column])
             if text is not None:
                 index.setdefault(text, []).append(number)
     return index

@@ -24,10 +24,10 @@ from automation.model import (
     TabContent,
     WriteReport,
     fingerprint,
-    id_text,
     is_blank,
     same_value,
 )
+from automation.parsing import parse_id
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ class PlanWriter:
             return edit.row if in_range else None
         if table.ids is None:
             table.ids = _id_index(table)
-        found = table.ids.get(id_text(edit.item_id) or "", [])
+        found = table.ids.get(parse_id(edit.item_id) or "", [])
         if len(found) != 1:
             logger.info("id of %s:%d found %d times", edit.table, edit.row, len(found))
             return None
@@ -182,7 +182,7 @@ def _id_index(table: _Table) -> dict[str, list[int]]:
         return index
     cells = table.sheet.iter_rows(min_row=2, min_col=column + 1, max_col=column + 1)
     for number, (cell,) in enumerate(cells, start=2):
-        text = id_text(cell_value(cell))
+        text = parse_id(cell_value(cell))
         if text is not None:
             index.setdefault(text, []).append(number)
     return index
