@@ -73,10 +73,9 @@ def due_time(
         due = _working_days_due(calendar, begin, within, paused)
 
     # Provisional years only ever follow confirmed ones, so the due date decides.
-    provisional = clock in _WORKING_CLOCKS and calendar.is_provisional(
-        calendar.local_date(due)
-    )
-    return Due(from_micros(due, calendar.tz), provisional)
+    at = from_micros(due, calendar.tz)
+    provisional = clock in _WORKING_CLOCKS and calendar.is_provisional(at.date())
+    return Due(at, provisional)
 
 
 def clock_hours(

@@ -85,7 +85,7 @@ Row = dict[str, CellValue]
 class _Reader:
     """Collects problems while one configuration is read."""
 
-    layout: Layout
+    defaults: dict[str, list[dict[str, object]]]  # defaults.toml, read once a load
     problems: list[Problem]
 
     def bad(
@@ -118,7 +118,7 @@ class _Reader:
 
 def load_config(snapshot: Snapshot, layout: Layout) -> tuple[Config, list[Problem]]:
     """Read every configuration tab; usable when none of the problems is an error."""
-    reader = _Reader(layout, [])
+    reader = _Reader(load_defaults(), [])
     tabs = _config_rows(snapshot, layout, reader)
 
     settings, setting_rows = _settings(tabs["settings"], reader)
@@ -192,7 +192,7 @@ def usable(problems: Iterable[Problem]) -> bool:
 def _config_rows(
     snapshot: Snapshot, layout: Layout, reader: _Reader
 ) -> dict[str, list[tuple[int | None, Row]]]:
-    defaults = load_defaults()
+    defaults = reader.defaults
     found: dict[str, list[tuple[int | None, Row]]] = {}
     for spec in layout.of_kind("config"):
         grid = snapshot.grid(spec)
@@ -238,7 +238,7 @@ def _settings(
     """The settings by key, and the sheet row each came from (None: a default)."""
     settings = {
         as_text(row.get("key")).strip(): as_text(row.get("value")).strip()
-        for row in load_defaults().get("settings", [])
+        for row in reader.defaults.get("settings", [])
     }
     numbers: dict[str, int | None] = dict.fromkeys(settings)
     for number, row in rows:

@@ -34,7 +34,7 @@ from automation.model import (
 )
 from automation.outputs import problems_tab, same_content
 from automation.parsing import as_text
-from automation.problems import Problem, by_row
+from automation.problems import Problem, by_row, field_label
 from automation.state import ItemState, ItemUpdate
 from automation.validation import Record, validate_table
 
@@ -101,9 +101,7 @@ def run_cycle(
         updates.extend(judged.updates)
 
     kpis = compute_kpis(evaluations, records, config, calendar)
-    plan.outputs.append(
-        problems_tab(snapshot, layout, problems, language, now, calendar)
-    )
+    plan.outputs.append(problems_tab(snapshot, layout, problems, language, now))
     plan.outputs.append(kpi_tab(layout, kpis, language, config))
     plan.outputs = [
         output
@@ -274,9 +272,10 @@ def _owned_changes(
 
 def _check_line(problem: Problem, spec: TableSpec, language: Language) -> str:
     text = problem.text(language)
-    if problem.field and spec.has_field(problem.field):
+    column = field_label(spec, problem.field, language)
+    if column:
         separator = ":" if language == "zh" else ": "
-        return spec.field(problem.field).label(language) + separator + text
+        return column + separator + text
     return text
 
 

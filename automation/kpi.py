@@ -201,8 +201,10 @@ def _dept(record: Record) -> str | None:
 def _department(
     record: Record, order_departments: Mapping[str | None, object]
 ) -> str | None:
-    if record.values.get("department"):
-        return str(record.values["department"])
+    """The record's department, or else that of the order it belongs to."""
+    own = _dept(record)
+    if own:
+        return own
     order = record.values.get("order_id")
     found = order_departments.get(str(order)) if order else None
     return str(found) if found else None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from automation.calendar import BusinessCalendar
@@ -46,7 +46,6 @@ class Notice:
     context: dict[str, object]
     cc: tuple[Person, ...] = ()
     notice_keys: tuple[str, ...] = ()
-    items: tuple[str, ...] = field(default=())
 
 
 def plan_notices(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from automation.calendar import BusinessCalendar
 from automation.layout import Language, Layout, TableSpec
 from automation.model import (
     CellValue,
@@ -28,7 +27,6 @@ def problems_tab(
     problems: Sequence[Problem],
     language: Language,
     now: datetime,
-    calendar: BusinessCalendar,
 ) -> TabContent:
     """Every problem, keeping the time it was first seen from the tab as it was."""
     spec = layout.table("problems")

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from automation.layout import Language, Layout
+from automation.layout import Language, Layout, TableSpec
 
 Severity = Literal["error", "warning", "notice"]
 
@@ -165,8 +165,9 @@ class Problem:
         """The full message a person reads: tab, row, column, then what is wrong."""
         spec = layout.table(self.table)
         where = {"tab": spec.title(language), "row": str(self.row)}
-        if self.field is not None and spec.has_field(self.field):
-            where["column"] = spec.field(self.field).label(language)
+        column = self.column_label(language, layout)
+        if column:
+            where["column"] = column
             position = POSITION[language]
         elif self.row is not None:
             position = POSITION_ROW[language]
@@ -175,12 +176,15 @@ class Problem:
         return position.format_map(where) + self.text(language)
 
     def column_label(self, language: Language, layout: Layout) -> str:
+        """The label of the problem's column, "" for a row or a tab."""
         if self.field is None:
             return ""
-        spec = layout.table(self.table)
-        return (
-            spec.field(self.field).label(language) if spec.has_field(self.field) else ""
-        )
+        return field_label(layout.table(self.table), self.field, language)
+
+
+def field_label(spec: TableSpec, key: str | None, language: Language) -> str:
+    """The column label of a field of `spec`, "" when there is none."""
+    return spec.field(key).label(language) if key and spec.has_field(key) else ""
 
 
 class _Defaults(dict[str, str]):
