@@ -27,7 +27,6 @@ evenly spread sample of `--sample` calls and scaled linearly, and the table says
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import platform
@@ -230,9 +229,7 @@ class BenchSheetsAPI(FakeSheetsAPI):
 
     def twin(self, key: str) -> str:
         """A copy of a spreadsheet under a new key, cells shared (they never change)."""
-        copy_key = f"fake-{len(self.books) + 1:04d}"
-        self.books[copy_key] = dataclasses.replace(self.book(key).draft(), key=copy_key)
-        return copy_key
+        return self.add_copy(self.book(key))
 
 
 # Ours, timed

@@ -43,7 +43,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -490,7 +490,7 @@ class FakeSheetsAPI:
         `DateCell` for formulas and dates.
         """
         ZoneInfo(time_zone)  # refuse a misspelt zone at once
-        key = f"fake-{len(self.books) + 1:04d}"
+        key = self._new_key()
         book = FakeSpreadsheet(key, title, locale, time_zone, sheets=[])
         for index, (name, grid) in enumerate((sheets or {"Sheet1": []}).items()):
             sheet = FakeSheet(book.new_id(), name, index, rows, cols)
@@ -500,6 +500,15 @@ class FakeSheetsAPI:
             book.sheets.append(sheet)
         self.books[key] = book
         return key
+
+    def add_copy(self, book: FakeSpreadsheet) -> str:
+        """A copy of a spreadsheet (from this fake or another) under a new key."""
+        key = self._new_key()
+        self.books[key] = replace(book.draft(), key=key)
+        return key
+
+    def _new_key(self) -> str:
+        return f"fake-{len(self.books) + 1:04d}"
 
     def session(self) -> requests.Session:
         """A requests.Session that sends every https request to this fake."""
@@ -524,6 +533,10 @@ class FakeSheetsAPI:
     def values(self, key: str, title: str) -> list[list[Stored]]:
         """The tab's typed cells, trailing empty cells and rows dropped."""
         return trimmed(self.sheet(key, title).rows)
+
+    def counts(self) -> dict[str, int]:
+        """Requests per served endpoint, every one listed (0 when none came)."""
+        return {name: self.count(name) for name in ROUTES.values()}
 
     def count(self, endpoint: str) -> int:
         """How many requests reached `endpoint`, injected failures included."""

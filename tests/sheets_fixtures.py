@@ -8,7 +8,6 @@ configuration defaults, and the demo's data rows, written through the backend's 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -22,6 +21,21 @@ from automation.model import CellValue
 from tests.fake_sheets import FakeSheetsAPI, FakeSpreadsheet
 
 UNLIMITED = Quota(10**9, 10**9)  # the fake has no quota unless a test sets one
+
+
+class Clock:
+    """A monotonic clock for a Quota under test: sleeping moves it on, and is noted."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
 
 
 def no_sleep(seconds: float) -> None:
@@ -116,9 +130,7 @@ def demo_spreadsheet(
     Built once per set of arguments and copied after that: tests stay fast.
     """
     template = _demo_template(language, time_zone, locale, tuple(skip))
-    key = f"fake-{len(api.books) + 1:04d}"
-    api.books[key] = dataclasses.replace(template.draft(), key=key)
-    return key
+    return api.add_copy(template)
 
 
 @functools.cache

@@ -13,8 +13,6 @@ import automation.backends.sheets as sheets
 from automation.cli import main
 from tests.fake_sheets import DateCell, FakeSheetsAPI, to_serial
 
-ENDPOINTS = ("get", "values:batchGet", "values:batchUpdate", "batchUpdate")
-
 
 @pytest.fixture(autouse=True)
 def no_settings_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -160,7 +158,7 @@ def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSheetsAPI:
 
 
 def requests_made(api: FakeSheetsAPI) -> dict[str, int]:
-    counts = {endpoint: api.count(endpoint) for endpoint in ENDPOINTS}
+    counts = api.counts()
     api.reset_counts()
     return {endpoint: n for endpoint, n in counts.items() if n}
 

@@ -13,6 +13,7 @@ from automation.backends.workbook import WorkbookBackend
 from automation.errors import ConfigurationError
 from automation.settings import Flags, SheetsLimits, Target, load_settings, open_backend
 from tests.fake_sheets import FakeSheetsAPI
+from tests.sheets_fixtures import Clock
 
 KEY = "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms"
 URL = f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=0"
@@ -209,15 +210,9 @@ def test_the_shared_quota_holds_back_the_second_spreadsheet(
     monkeypatch.setattr(sheets, "authorized_client", lambda _: api.client())
     path = two_spreadsheets(tmp_path, api, "reads_per_minute = 1")
     settings = load_settings(Flags(settings=path), {})
-    clock = [0.0]
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        clock[0] += seconds
-
-    settings.quota.clock = lambda: clock[0]
-    settings.quota.sleep = sleep
+    clock = Clock()
+    settings.quota.clock = clock
+    settings.quota.sleep = clock.sleep
 
     east, west = (open_backend(t, settings) for t in settings.targets)
     east.read()
@@ -227,7 +222,7 @@ def test_the_shared_quota_holds_back_the_second_spreadsheet(
     # One read a minute, whichever spreadsheet sends it: every request but the
     # first waited a minute, and west's first waited for east's last.
     assert sent_by_east >= 1 and len(api.requests) > sent_by_east
-    assert waits == [60.0] * (len(api.requests) - 1)
+    assert clock.slept == [60.0] * (len(api.requests) - 1)
 
 
 # Bad settings say where, what was found and what is expected

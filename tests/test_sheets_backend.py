@@ -7,7 +7,9 @@ whatever the locale, retries inside a budget, and the quota across spreadsheets.
 
 from __future__ import annotations
 
+import functools
 import logging
+import tempfile
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -29,16 +31,23 @@ from automation.mail.outbox import OutboxTransport
 from automation.model import TabContent, WritePlan
 from automation.service import CycleSummary, Service
 from automation.state import StateStore
-from tests.fake_sheets import DateCell, FakeSheetsAPI, FormulaCell, Stored
-from tests.sheets_fixtures import backend, blank_spreadsheet, demo_spreadsheet, fill
+from tests.fake_sheets import (
+    DateCell,
+    FakeSheetsAPI,
+    FakeSpreadsheet,
+    FormulaCell,
+    Stored,
+)
+from tests.sheets_fixtures import (
+    Clock,
+    backend,
+    blank_spreadsheet,
+    demo_spreadsheet,
+    fill,
+)
 
 REQUESTS = "需求提报"
-ENDPOINTS = ("get", "values:batchGet", "values:batchUpdate", "batchUpdate")
 Hook = Callable[[FakeSheetsAPI], None]
-
-
-def counts(api: FakeSheetsAPI) -> dict[str, int]:
-    return {endpoint: api.count(endpoint) for endpoint in ENDPOINTS}
 
 
 def service(api: FakeSheetsAPI, key: str, folder: Path, **options: object) -> Service:
@@ -56,6 +65,20 @@ def run(api: FakeSheetsAPI, key: str, folder: Path, **options: object) -> CycleS
         return cycle.run_once(REFERENCE)
     finally:
         cycle.close()
+
+
+def calm_spreadsheet(api: FakeSheetsAPI) -> str:
+    """The demo after one cycle nobody disturbed: what each row should get."""
+    return api.add_copy(_calm_book())
+
+
+@functools.cache
+def _calm_book() -> FakeSpreadsheet:
+    api = FakeSheetsAPI()
+    key = demo_spreadsheet(api)
+    with tempfile.TemporaryDirectory() as folder:
+        assert run(api, key, Path(folder)).outcome == "ok"
+    return api.book(key)
 
 
 def before_write(api: FakeSheetsAPI, action: Hook) -> None:
@@ -113,7 +136,7 @@ def test_a_cycle_reads_once_and_writes_once_then_steady_state_reads_once(
     assert first.cells_written == 2922  # the same cells as the demo workbook
     # Metadata once; the cycle's read, the re-read of edited tabs to find rows by
     # id, the read that checks no row moved during the write; one write.
-    assert counts(api) == {
+    assert api.counts() == {
         "get": 1,
         "values:batchGet": 3,
         "values:batchUpdate": 1,
@@ -124,7 +147,7 @@ def test_a_cycle_reads_once_and_writes_once_then_steady_state_reads_once(
     second = cycle.run_once(REFERENCE)
     cycle.close()
     assert second.cells_written == 0
-    assert counts(api) == {
+    assert api.counts() == {
         "get": 0,
         "values:batchGet": 1,
         "values:batchUpdate": 0,
@@ -314,8 +337,7 @@ def test_sorting_rows_mid_cycle_never_moves_values_to_another_row(
     tmp_path: Path,
 ) -> None:
     api = FakeSheetsAPI()
-    calm, busy = demo_spreadsheet(api), demo_spreadsheet(api)
-    run(api, calm, tmp_path / "calm")
+    calm, busy = calm_spreadsheet(api), demo_spreadsheet(api)
     customer = header(api, busy, REQUESTS).index("客户")
     before_write(api, lambda fake: fake.sort_rows(busy, REQUESTS, customer))
     summary = run(api, busy, tmp_path / "busy")
@@ -328,8 +350,7 @@ def test_sorting_rows_mid_cycle_never_moves_values_to_another_row(
 
 def test_inserting_rows_mid_cycle_leaves_them_alone(tmp_path: Path) -> None:
     api = FakeSheetsAPI()
-    calm, busy = demo_spreadsheet(api), demo_spreadsheet(api)
-    run(api, calm, tmp_path / "calm")
+    calm, busy = calm_spreadsheet(api), demo_spreadsheet(api)
     new = [[None, None, "销售一部", "Sophia Zhang", "合同追加", None, None, "新行"]]
     before_write(api, lambda fake: fake.insert_rows(busy, REQUESTS, 5, new))
     summary = run(api, busy, tmp_path / "busy")
@@ -343,8 +364,7 @@ def test_inserting_rows_mid_cycle_leaves_them_alone(tmp_path: Path) -> None:
 
 def test_deleting_a_row_mid_cycle_skips_only_its_edits(tmp_path: Path) -> None:
     api = FakeSheetsAPI()
-    calm, busy = demo_spreadsheet(api), demo_spreadsheet(api)
-    run(api, calm, tmp_path / "calm")
+    calm, busy = calm_spreadsheet(api), demo_spreadsheet(api)
     gone = api.values(busy, REQUESTS)[9]
     before_write(api, lambda fake: fake.delete_rows(busy, REQUESTS, 10, 10))
     summary = run(api, busy, tmp_path / "busy")
@@ -407,8 +427,7 @@ def test_a_storm_during_the_write_leaves_the_sheet_as_it_was_and_the_next_cycle_
     tmp_path: Path,
 ) -> None:
     api = FakeSheetsAPI()
-    calm, key = demo_spreadsheet(api), demo_spreadsheet(api)
-    run(api, calm, tmp_path / "calm")
+    calm, key = calm_spreadsheet(api), demo_spreadsheet(api)
     before = api.values(key, REQUESTS)
     api.reset_counts()
     # Waits of 1, 2 and 4 s fit the budget of 10 s; the fourth failure would need 8.
@@ -482,17 +501,6 @@ def test_a_dropped_connection_is_retried_like_a_5xx() -> None:
 # Quota
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def test_several_spreadsheets_share_one_quota() -> None:
     api = FakeSheetsAPI()
     clock = Clock()
@@ -563,7 +571,7 @@ def test_a_tab_renamed_after_the_metadata_was_read_is_found_again() -> None:
     snapshot = sheets.read()
     assert "Orders" in snapshot.grids and "订单" not in snapshot.grids
     # The failed read, fresh metadata, the read again; later reads need no metadata.
-    assert counts(api) == {
+    assert api.counts() == {
         "get": 1,
         "values:batchGet": 2,
         "values:batchUpdate": 0,
@@ -579,8 +587,7 @@ def test_rows_moved_at_the_instant_of_the_write_are_put_right(
     tmp_path: Path, action: str
 ) -> None:
     api = FakeSheetsAPI()
-    calm, busy = demo_spreadsheet(api), demo_spreadsheet(api)
-    run(api, calm, tmp_path / "calm")
+    calm, busy = calm_spreadsheet(api), demo_spreadsheet(api)
     customer = header(api, busy, REQUESTS).index("客户")
     new = [[None, None, "销售一部", "Sophia Zhang", "合同追加", None, None, "新行"]]
     gone = api.values(busy, REQUESTS)[9]

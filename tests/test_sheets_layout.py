@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any
 
 import pytest
 
+from automation.backends.sheets_api import Json, SheetsCalls
 from automation.backends.sheets_layout import (
     LayoutPlan,
     apply_layout,
     plan_layout,
 )
+from automation.backends.sheets_values import quote_title
 from automation.layout import Language, Layout, load_defaults, load_layout
 from automation.model import Grid, Snapshot
 from tests.fake_sheets import FakeSheetsAPI
+from tests.sheets_fixtures import UNLIMITED, no_sleep
 
-Json = dict[str, Any]
 Defaults = dict[str, list[dict[str, object]]]
 
 LISTS: dict[str, list[str]] = {
@@ -40,36 +41,18 @@ ADDING = {
 }
 
 
-class Calls:
-    """The writes `apply_layout` makes and the reads `init` needs, via gspread."""
+class Calls(SheetsCalls):
+    """The backend's own calls, without quota or sleeps, plus a read of every tab."""
 
     def __init__(self, api: FakeSheetsAPI, key: str) -> None:
-        self.http = api.client().http_client
-        self.key = key
-
-    def batch_update(self, requests: list[Json]) -> Json:
-        answer: Json = self.http.batch_update(self.key, {"requests": requests})
-        return answer
-
-    def values_update(self, data: list[Json]) -> Json:
-        body = {"valueInputOption": "RAW", "data": data}
-        answer: Json = self.http.values_batch_update(self.key, body)
-        return answer
-
-    def metadata(self) -> Json:
-        return dict(self.http.fetch_sheet_metadata(self.key))
+        super().__init__(api.client(), key, quota=UNLIMITED, sleep=no_sleep)
 
     def snapshot(self, metadata: Json) -> Snapshot:
         titles = [sheet["properties"]["title"] for sheet in metadata["sheets"]]
-        ranges = ["'" + title.replace("'", "''") + "'" for title in titles]
-        params: dict[str, Any] = {"valueRenderOption": "UNFORMATTED_VALUE"}
-        answer = self.http.values_batch_get(self.key, ranges, params)
+        answers = self.batch_get([quote_title(title) for title in titles])
         grids = {}
-        for title, found in zip(titles, answer["valueRanges"], strict=True):
-            rows = [
-                [None if value == "" else value for value in row]
-                for row in found.get("values", [])
-            ]
+        for title, values in zip(titles, answers, strict=True):
+            rows = [[None if value == "" else value for value in row] for row in values]
             grids[title] = Grid(title, rows)
         return Snapshot(grids)
 
