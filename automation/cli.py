@@ -34,6 +34,10 @@ from automation.settings import Flags, Settings, Target, load_settings, open_bac
 from automation.state import StateStore
 
 log = logging.getLogger("automation")
+OUTCOMES = {  # how a cycle that did not end well is announced
+    "failed": "Cycle failed",
+    "conflict": "Cycle did not complete its write",
+}
 
 Step = Callable[[argparse.Namespace, Target, Settings], int]
 
@@ -389,7 +393,8 @@ def _default_language(defaults: dict[str, list[dict[str, object]]]) -> Language:
 
 def _print_summary(summary: CycleSummary, target: Target) -> None:
     if summary.outcome != "ok":
-        print(f"Cycle {summary.outcome}: {summary.detail}")
+        what = OUTCOMES.get(summary.outcome, f"Cycle {summary.outcome}")
+        print(f"{what}: {summary.detail}")
         return
     print(f"  rows read         {summary.rows_read}")
     print(f"  problems          {summary.problems}")

@@ -8,13 +8,23 @@ no zone with a cell.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
 
-from automation.layout import Language, Layout
-from automation.model import CellValue, Snapshot, WritePlan, WriteReport
+from automation.layout import FieldSpec, Language, Layout, TableSpec
+from automation.model import (
+    CellValue,
+    Snapshot,
+    WritePlan,
+    WriteReport,
+    is_blank,
+    same_value,
+)
+
+logger = logging.getLogger(__name__)
 
 # No drop-down lists: the default of `Backend.init`, read-only so no call can grow it.
 NO_LISTS: Mapping[str, Sequence[str]] = MappingProxyType({})
@@ -44,6 +54,29 @@ class InitReport:
             f"added, {self.rows_added} rows of defaults written, "
             f"{self.formats_added} drop-downs and formats set"
         )
+
+
+def writable_field(spec: TableSpec, key: str) -> FieldSpec | None:
+    """The field `key` of a people's tab if the service may write it, else None.
+
+    The service writes the columns it computes and fills the ones it fills; a
+    column people own is refused (and logged: the engine never asks for one).
+    """
+    if not spec.has_field(key):
+        return None
+    field = spec.field(key)
+    if not (field.owned or field.fill):
+        logger.warning("refused to write %s.%s: people own it", spec.key, key)
+        return None
+    return field
+
+
+def needs_writing(field: FieldSpec, old: CellValue, new: CellValue) -> bool:
+    """Whether to write `new` over `old`: never over what a person typed in a column
+    the service only fills, and not when nothing a person can see would change."""
+    if field.fill and not field.owned and not is_blank(old):
+        return False
+    return not same_value(old, new)
 
 
 class Backend(Protocol):

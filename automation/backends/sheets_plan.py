@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from automation.backends.base import needs_writing, writable_field
 from automation.backends.sheets_api import Json
 from automation.backends.sheets_check import Written, identity
 from automation.backends.sheets_layout import date_formats
@@ -33,7 +34,6 @@ from automation.model import (
     WriteReport,
     bind,
     fingerprint,
-    is_blank,
     same_value,
 )
 from automation.parsing import parse_id
@@ -81,7 +81,12 @@ class Fresh:
             self.ids = _ids(self.table)
         found = self.ids.get(parse_id(edit.item_id) or "", [])
         if len(found) != 1:
-            logger.info("id of %s:%d found %d times", edit.table, edit.row, len(found))
+            logger.info(
+                "row %d of %s: its id is in %d rows now; left for the next cycle",
+                edit.row,
+                edit.table,
+                len(found),
+            )
             return None
         return rows[found[0] - 1]
 
@@ -113,7 +118,11 @@ class SheetChanges:
             self.skipped.append(f"{edit.table}:{edit.row}")
             return
         if fingerprint(fresh.table, row) != edit.fingerprint:
-            logger.info("row %s:%d changed since it was read", edit.table, edit.row)
+            logger.info(
+                "row %d of %s was edited while the cycle ran; left for the next cycle",
+                edit.row,
+                edit.table,
+            )
             self.skipped.append(f"{edit.table}:{edit.row}")
             return
         number = fresh.number(edit)
@@ -121,11 +130,8 @@ class SheetChanges:
         cells: dict[str, CellValue] = {}
         fills: set[str] = set()
         for key, value in edit.cells.items():
-            if not spec.has_field(key):
-                continue
-            field_spec = spec.field(key)
-            if not (field_spec.owned or field_spec.fill):
-                logger.warning("refused to write %s.%s: people own it", spec.key, key)
+            field_spec = writable_field(spec, key)
+            if field_spec is None:
                 continue
             column = fresh.table.columns.get(key)
             if column is None:
@@ -138,9 +144,7 @@ class SheetChanges:
                     )
                 continue
             old = row[column] if column < len(row) else None
-            if field_spec.fill and not field_spec.owned and not is_blank(old):
-                continue  # never overwrite what a person typed
-            if not same_value(old, value):
+            if needs_writing(field_spec, old, value):
                 self._put(title, spec.key, number, column, value)
                 cells[key] = value
                 if not field_spec.owned:
@@ -178,7 +182,10 @@ class SheetChanges:
         if spec.key not in self.fresh:
             grid = fresh_read.grid(spec)
             if grid is None:
-                logger.warning("tab %s is missing: its edits wait for init", spec.key)
+                logger.warning(
+                    "tab %s is missing: its service columns wait for `automation init`",
+                    spec.title(self.language),
+                )
             self.fresh[spec.key] = Fresh(bind(spec, grid)) if grid else None
         return self.fresh[spec.key]
 

@@ -15,6 +15,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
+from automation.backends.base import needs_writing, writable_field
 from automation.backends.cells import bind_header, cell_value, find_sheet, put_value
 from automation.layout import FieldSpec, Language, Layout, TableSpec
 from automation.model import (
@@ -74,7 +75,11 @@ class PlanWriter:
             for column in range(table.width)
         ]
         if fingerprint(table.bound, current) != edit.fingerprint:
-            logger.info("row %s:%d changed since it was read", edit.table, edit.row)
+            logger.info(
+                "row %d of %s was edited while the cycle ran; left for the next cycle",
+                edit.row,
+                edit.table,
+            )
             self.skipped.append(f"{edit.table}:{edit.row}")
             return
 
@@ -84,19 +89,15 @@ class PlanWriter:
     def _edit_cell(
         self, table: _Table, number: int, key: str, value: CellValue
     ) -> None:
-        spec = table.spec.field(key) if table.spec.has_field(key) else None
-        if spec is None or not (spec.owned or spec.fill):
-            logger.warning("refused to write %s.%s: people own it", table.spec.key, key)
+        spec = writable_field(table.spec, key)
+        if spec is None:
             return
 
         column = table.columns.get(key)
         if column is None:
             column = self._add_column(table, spec)
         cell = table.sheet.cell(number, column + 1)
-        old = cell_value(cell)
-        if spec.fill and not spec.owned and not is_blank(old):
-            return  # never overwrite what a person typed
-        if not same_value(old, value):
+        if needs_writing(spec, cell_value(cell), value):
             put_value(cell, value)
             self._count(table.spec.key)
 
@@ -116,7 +117,10 @@ class PlanWriter:
             spec = self.layout.table(key)
             sheet = find_sheet(self.book, spec)
             if sheet is None:
-                logger.warning("tab %s is missing: its edits wait for init", key)
+                logger.warning(
+                    "tab %s is missing: its service columns wait for `automation init`",
+                    spec.title(self.language),
+                )
                 self.tables[key] = None
             else:
                 bound = bind_header(spec, sheet)
@@ -135,7 +139,12 @@ class PlanWriter:
             table.ids = _id_index(table)
         found = table.ids.get(parse_id(edit.item_id) or "", [])
         if len(found) != 1:
-            logger.info("id of %s:%d found %d times", edit.table, edit.row, len(found))
+            logger.info(
+                "row %d of %s: its id is in %d rows now; left for the next cycle",
+                edit.row,
+                edit.table,
+                len(found),
+            )
             return None
         return found[0]
 
