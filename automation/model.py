@@ -13,7 +13,7 @@ import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import MAXYEAR, date, datetime, time, timedelta
 
 from automation.layout import FieldSpec, TableSpec
 
@@ -125,8 +125,9 @@ def same_value(old: CellValue, new: CellValue) -> bool:
 
 def _minute(moment: datetime) -> datetime:
     # Excel keeps times as fractions of a day: round to the second before cutting.
-    rounded = (moment + timedelta(microseconds=500_000)).replace(microsecond=0)
-    return rounded.replace(second=0, tzinfo=None)
+    if moment.microsecond >= 500_000 and moment.year < MAXYEAR:  # no overflow
+        moment += timedelta(microseconds=500_000)
+    return moment.replace(second=0, microsecond=0, tzinfo=None)
 
 
 def _text(value: str) -> str:

@@ -359,13 +359,7 @@ def parse_email(value: CellValue) -> str | Invalid | None:
 
 def parse_text(value: CellValue) -> str | None:
     """Free text, trimmed; other cell types as they read in the sheet."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value.strip() or None
-    if isinstance(value, Formula):
-        return value.text.strip() or None
-    return format_found(value)
+    return as_text(value) or None
 
 
 def as_text(value: object) -> str:

@@ -349,7 +349,6 @@ class StateStore:
         _aware(now, "now")
         queued = list(queued)
         wanted = set(notice_keys)
-        new = 0
         with self._begin() as conn:
             # Only the keys at hand are looked up: the tables grow with every day.
             present = set(
@@ -357,29 +356,33 @@ class StateStore:
                     select(mail.c.key).where(mail.c.key.in_([m.key for m in queued]))
                 )
             )
+            rows = []
             for item in queued:
                 if item.key in present:
                     continue
                 present.add(item.key)
-                new += 1
-                conn.execute(
-                    insert(mail).values(
-                        key=item.key,
-                        kind=item.kind,
-                        recipients=json.dumps(list(item.recipients)),
-                        subject=item.subject,
-                        message=item.message,
-                        created_at=now,
-                        state="pending",
-                        attempts=0,
-                    )
+                rows.append(
+                    {
+                        "key": item.key,
+                        "kind": item.kind,
+                        "recipients": json.dumps(list(item.recipients)),
+                        "subject": item.subject,
+                        "message": item.message,
+                        "created_at": now,
+                        "state": "pending",
+                        "attempts": 0,
+                    }
                 )
+            if rows:
+                conn.execute(insert(mail), rows)
             seen = set(
                 conn.scalars(select(notices.c.key).where(notices.c.key.in_(wanted)))
             )
-            for key in wanted - seen:
-                conn.execute(insert(notices).values(key=key, at=now))
-        return new
+            if wanted - seen:
+                conn.execute(
+                    insert(notices), [{"key": key, "at": now} for key in wanted - seen]
+                )
+        return len(rows)
 
     def pending_mail(self) -> list[QueuedMail]:
         with self._connect() as conn:
