@@ -52,12 +52,12 @@ from automation.backends.sheets_api import (
     TabGone,
 )
 from automation.backends.sheets_check import misplaced
+from automation.backends.sheets_layout import apply_layout, plan_layout
 from automation.backends.sheets_plan import (
     SheetChanges,
-    Tab,
-    append_request,
     value_ranges,
 )
+from automation.backends.sheets_requests import Tab, append_dimension
 from automation.backends.sheets_values import (
     JsonCell,
     a1_range,
@@ -347,8 +347,6 @@ class SheetsBackend:
 
         Only ever adds; a second run finds nothing to do and sends no write.
         """
-        from automation.backends.sheets_layout import apply_layout, plan_layout
-
         self.calls.start_cycle()
         snapshot = self._read(layout.tables)
         # The metadata the read just used: fetched again there if a tab was missing.
@@ -399,7 +397,7 @@ class SheetsBackend:
         first = len(grid.rows) + 1
         needed = first + len(block) - 1 - tab.rows
         if needed > 0:
-            self._change_structure([append_request(tab, "ROWS", needed)])
+            self._change_structure([append_dimension(tab.sheet_id, "ROWS", needed)])
         self.calls.values_update(
             [
                 {

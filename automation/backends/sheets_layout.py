@@ -34,6 +34,16 @@ from zoneinfo import ZoneInfo
 
 from automation.backends.base import InitReport
 from automation.backends.sheets_api import Json
+from automation.backends.sheets_requests import (
+    NEW_TAB_COLUMNS,
+    NEW_TAB_ROWS,
+    Tab,
+    add_sheet,
+    append_dimension,
+    format_runs,
+    new_sheet_id,
+    number_format,
+)
 from automation.backends.sheets_values import (
     JsonCell,
     a1_range,
@@ -50,15 +60,8 @@ logger = logging.getLogger(__name__)
 
 DROP_DOWNS_KEY = "automation.layout.drop_downs"
 FORMATS_KEY = "automation.layout.formats"
-NEW_TAB_ROWS = 1000  # what Google gives a new tab
-NEW_TAB_COLUMNS = 26
 MAX_LIST_ITEMS = 500
 
-NUMBER_FORMATS: dict[str, tuple[str, str]] = {
-    "datetime": ("DATE_TIME", "yyyy-mm-dd hh:mm"),
-    "date": ("DATE", "yyyy-mm-dd"),
-    "time": ("TIME", "hh:mm"),
-}
 LIST_OF_TYPE = {"status": "statuses", "person": "people"}
 PROTECTION_NOTE: dict[Language, str] = {
     "zh": "后勤协同自动化服务计算并写入的列:手工修改会在下次运行时被覆盖。",
@@ -209,37 +212,23 @@ class _Planner:
         )
 
     def _create(self, spec: TableSpec, defaults: list[dict[str, object]]) -> _Tab:
-        sheet_id = self._new_id()
-        title = spec.title(self.language)
-        rows = max(NEW_TAB_ROWS, len(defaults) + 1)
-        columns = max(NEW_TAB_COLUMNS, len(spec.fields))
-        size = {"rowCount": rows, "columnCount": columns, "frozenRowCount": 1}
-        properties = {"sheetId": sheet_id, "title": title, "gridProperties": size}
-        self.structure.append({"addSheet": {"properties": properties}})
+        tab = Tab(
+            new_sheet_id(self.used_ids),
+            spec.title(self.language),
+            max(NEW_TAB_ROWS, len(defaults) + 1),
+            max(NEW_TAB_COLUMNS, len(spec.fields)),
+        )
+        self.structure.append(add_sheet(tab))
         self.created.append(spec.key)
-        return _Tab(sheet_id, title, rows, columns, 1, Grid(title, []), {})
-
-    def _new_id(self) -> int:
-        # Chosen here, not by Google, so later requests of the batch can name it.
-        sheet_id = 1
-        while sheet_id in self.used_ids:
-            sheet_id += 1
-        self.used_ids.add(sheet_id)
-        return sheet_id
+        return _Tab(
+            tab.sheet_id, tab.title, tab.rows, tab.columns, 1, Grid(tab.title, []), {}
+        )
 
     def _grow(self, tab: _Tab, dimension: str, needed: int) -> None:
         have = tab.rows if dimension == "ROWS" else tab.columns
         if needed <= have:
             return
-        self.structure.append(
-            {
-                "appendDimension": {
-                    "sheetId": tab.sheet_id,
-                    "dimension": dimension,
-                    "length": needed - have,
-                }
-            }
-        )
+        self.structure.append(append_dimension(tab.sheet_id, dimension, needed - have))
         if dimension == "ROWS":
             tab.rows = needed
         else:
@@ -394,7 +383,7 @@ class _Planner:
         if drop_downs:
             requests = [self._drop_down(tab, c, values) for c, values in drop_downs]
             self._set_again(tab, DROP_DOWNS_KEY, [tab.rows, drop_downs], requests)
-        formats = _format_runs(by_column)
+        formats = format_runs(by_column)
         if formats:
             requests = [_number_format(tab, *run) for run in formats]
             self._set_again(tab, FORMATS_KEY, [tab.rows, formats], requests)
@@ -498,61 +487,9 @@ def _runs(columns: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _format_runs(
-    by_column: list[tuple[int, FieldSpec]],
-) -> list[tuple[int, int, str, str]]:
-    """(first, last + 1, type, pattern) of adjacent columns sharing a date format."""
-    runs: list[tuple[int, int, str, str]] = []
-    for column, field_spec in by_column:
-        shown = NUMBER_FORMATS.get(field_spec.type)
-        if shown is None:
-            continue
-        if runs and runs[-1][1] == column and runs[-1][2:] == shown:
-            first = runs.pop()[0]
-            runs.append((first, column + 1, *shown))
-        else:
-            runs.append((column, column + 1, *shown))
-    return runs
-
-
-def date_formats(
-    sheet_id: int, columns: list[tuple[int, FieldSpec]], first_row: int, end_row: int
-) -> list[Json]:
-    """repeatCell requests that show date columns as dates on 0-based rows [first, end).
-
-    `columns` is (0-based column, field) in column order. Used by the write when it
-    creates or grows a service tab, so that new rows show dates, not serial numbers.
-    """
-    requests = []
-    for first, last, kind, pattern in _format_runs(columns):
-        grid = {
-            "sheetId": sheet_id,
-            "startRowIndex": first_row,
-            "endRowIndex": end_row,
-            "startColumnIndex": first,
-            "endColumnIndex": last,
-        }
-        requests.append(_format_request(grid, kind, pattern))
-    return requests
-
-
-def _format_request(grid: Json, kind: str, pattern: str) -> Json:
-    return {
-        "repeatCell": {
-            "range": grid,
-            "cell": {
-                "userEnteredFormat": {
-                    "numberFormat": {"type": kind, "pattern": pattern}
-                }
-            },
-            "fields": "userEnteredFormat.numberFormat",
-        }
-    }
-
-
 def _number_format(tab: _Tab, first: int, last: int, kind: str, pattern: str) -> Json:
     """A repeatCell that shows the serial numbers of columns first..last-1 as dates."""
-    return _format_request(_body(tab, first, last), kind, pattern)
+    return number_format(_body(tab, first, last), kind, pattern)
 
 
 def _record(

@@ -16,12 +16,19 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from automation.backends.base import needs_writing, writable_field
 from automation.backends.sheets_api import Json
 from automation.backends.sheets_check import Written, identity
-from automation.backends.sheets_layout import date_formats
+from automation.backends.sheets_requests import (
+    NEW_TAB_COLUMNS,
+    NEW_TAB_ROWS,
+    Tab,
+    add_sheet,
+    append_dimension,
+    date_formats,
+    new_sheet_id,
+)
 from automation.backends.sheets_values import JsonCell, a1_range, cell_json, pad
 from automation.layout import FieldSpec, Language, TableSpec
 from automation.model import (
@@ -43,27 +50,6 @@ logger = logging.getLogger(__name__)
 GROWTH = 500  # rows added beyond what a service tab needs, so it rarely grows
 BLOCK_ROWS = 500  # rows in one value range at most, so that parts can split anywhere
 BODY_OVERHEAD = 200  # bytes of a values:batchUpdate body around its ranges
-
-
-@dataclass
-class Tab:
-    """What the metadata says of one tab."""
-
-    sheet_id: int
-    title: str
-    rows: int
-    columns: int
-
-    @classmethod
-    def of(cls, sheet: dict[str, Any]) -> Tab:
-        properties = sheet.get("properties", sheet)
-        grid = properties.get("gridProperties", {})
-        return cls(
-            sheet_id=int(properties["sheetId"]),
-            title=str(properties["title"]),
-            rows=int(grid.get("rowCount", 1000)),
-            columns=int(grid.get("columnCount", 26)),
-        )
 
 
 @dataclass
@@ -190,35 +176,29 @@ class SheetChanges:
         return self.fresh[spec.key]
 
     def _add_tab(self, spec: TableSpec, content: TabContent, width: int) -> Tab:
-        sheet_id = max(self.sheet_ids, default=0) + 1
-        self.sheet_ids.add(sheet_id)
-        title = spec.title(self.language)
-        rows = max(1000, len(content.rows) + GROWTH)
-        tab = Tab(sheet_id, title, rows, max(26, width))
-        properties = {
-            "sheetId": sheet_id,
-            "title": title,
-            "gridProperties": {
-                "rowCount": tab.rows,
-                "columnCount": tab.columns,
-                "frozenRowCount": 1,
-            },
-        }
-        self.structure.append({"addSheet": {"properties": properties}})
-        self.structure += date_formats(sheet_id, _fields(spec, content), 1, tab.rows)
+        tab = Tab(
+            new_sheet_id(self.sheet_ids),
+            spec.title(self.language),
+            max(NEW_TAB_ROWS, len(content.rows) + GROWTH),
+            max(NEW_TAB_COLUMNS, width),
+        )
+        self.structure.append(add_sheet(tab))
+        columns = _fields(spec, content)
+        self.structure += date_formats(tab.sheet_id, columns, 1, tab.rows)
         return tab
 
     def _grow(self, tab: Tab, spec: TableSpec, content: TabContent, width: int) -> None:
         rows = len(content.rows)
         if rows > tab.rows:
             extra = rows - tab.rows + GROWTH
-            self.structure.append(append_request(tab, "ROWS", extra))
+            self.structure.append(append_dimension(tab.sheet_id, "ROWS", extra))
             columns = _fields(spec, content)
             self.structure += date_formats(
                 tab.sheet_id, columns, tab.rows, tab.rows + extra
             )
         if width > tab.columns:
-            self.structure.append(append_request(tab, "COLUMNS", width - tab.columns))
+            more = width - tab.columns
+            self.structure.append(append_dimension(tab.sheet_id, "COLUMNS", more))
 
     def _put(
         self, title: str, table: str, row: int, column: int, value: CellValue
@@ -335,16 +315,6 @@ def _fields(spec: TableSpec, content: TabContent) -> list[tuple[int, FieldSpec]]
         (column, spec.match_header(str(label))) for column, label in enumerate(header)
     ]
     return [(column, field_spec) for column, field_spec in found if field_spec]
-
-
-def append_request(tab: Tab, dimension: str, length: int) -> Json:
-    return {
-        "appendDimension": {
-            "sheetId": tab.sheet_id,
-            "dimension": dimension,
-            "length": length,
-        }
-    }
 
 
 def _ids(table: BoundTable) -> dict[str, list[int]]:
