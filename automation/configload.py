@@ -25,7 +25,14 @@ from automation.config import (
     SlaRule,
     Target,
 )
-from automation.layout import Language, Layout, TableSpec, fold, load_defaults
+from automation.layout import (
+    FieldSpec,
+    Language,
+    Layout,
+    TableSpec,
+    fold,
+    load_defaults,
+)
 from automation.model import CellValue, Grid, Snapshot, bind
 from automation.parsing import (
     Invalid,
@@ -708,6 +715,13 @@ def _bounds(text: str, direction: str) -> tuple[float | None, float | None] | No
 def _flag(value: CellValue, default: bool) -> bool:
     parsed = parse_bool(value)
     return default if parsed is None or isinstance(parsed, Invalid) else parsed
+
+
+def list_name(field: FieldSpec) -> str | None:
+    """The key in `drop_down_lists` whose values a field's drop-down offers."""
+    if field.type == "choice":
+        return field.choices
+    return {"status": "statuses", "person": "people"}.get(field.type)
 
 
 def drop_down_lists(config: Config) -> dict[str, list[str]]:

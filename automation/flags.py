@@ -29,3 +29,12 @@ LABELS: dict[Flag, dict[Language, str]] = {
     Flag.DONE_ON_TIME: {"zh": "按时完成", "en": "Done on time"},
     Flag.DONE_LATE: {"zh": "逾期完成", "en": "Done late"},
 }
+
+
+def flag_formula(letter: str, flag: Flag) -> str:
+    """A formula, true on row 2 when column `letter` shows `flag` in either language.
+
+    Spreadsheets shift it down the rows a conditional format covers.
+    """
+    tests = ",".join(f'${letter}2="{label}"' for label in LABELS[flag].values())
+    return f"OR({tests})"

@@ -51,7 +51,8 @@ from automation.backends.sheets_values import (
     column_letters,
 )
 from automation.backends.workbook_layout import AMBER, PICK_FROM_LIST, RED
-from automation.flags import LABELS, Flag
+from automation.configload import list_name
+from automation.flags import Flag, flag_formula
 from automation.layout import FieldSpec, Language, Layout, TableSpec
 from automation.model import CellValue, Grid, Snapshot, bind, is_blank
 
@@ -62,7 +63,6 @@ DROP_DOWNS_KEY = "automation.layout.drop_downs"
 FORMATS_KEY = "automation.layout.formats"
 MAX_LIST_ITEMS = 500
 
-LIST_OF_TYPE = {"status": "statuses", "person": "people"}
 PROTECTION_NOTE: dict[Language, str] = {
     "zh": "后勤协同自动化服务计算并写入的列:手工修改会在下次运行时被覆盖。",
     "en": "Columns the logistics automation service computes and writes: "
@@ -316,8 +316,7 @@ class _Planner:
         }
         letter = column_letters(column)
         for flag, (fill, text) in ((Flag.OVERDUE, RED), (Flag.AT_RISK, AMBER)):
-            tests = ",".join(f'${letter}2="{label}"' for label in LABELS[flag].values())
-            formula = f"OR({tests})"
+            formula = flag_formula(letter, flag)
             if formula in present:
                 continue
             span = {
@@ -409,10 +408,7 @@ class _Planner:
         self.formats_added += len(requests)
 
     def _list_for(self, spec: TableSpec, field_spec: FieldSpec) -> list[str]:
-        if field_spec.type == "choice":
-            name = field_spec.choices or ""
-        else:
-            name = LIST_OF_TYPE.get(field_spec.type, "")
+        name = list_name(field_spec) or ""
         values = [str(value) for value in self.lists.get(name, ())]
         kept = [value for value in values if not value.startswith(("=", "+"))]
         if len(kept) < len(values):

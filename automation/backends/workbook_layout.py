@@ -30,7 +30,8 @@ from automation.backends.cells import (
     last_used_row,
     put_value,
 )
-from automation.flags import LABELS, Flag
+from automation.configload import list_name
+from automation.flags import Flag, flag_formula
 from automation.layout import FieldSpec, Language, Layout, TableSpec
 from automation.model import CellValue
 
@@ -131,9 +132,7 @@ class _Initializer:
             self.rows_added += 1
 
     def _add_drop_down(self, spec: FieldSpec, sheet: Worksheet, column: int) -> None:
-        name = {"choice": spec.choices, "status": "statuses", "person": "people"}.get(
-            spec.type
-        )
+        name = list_name(spec)
         values = list(self.lists.get(name or "", ()))
         if not values:
             return
@@ -177,8 +176,7 @@ class _Initializer:
             for formula in rule.formula or ()
         }
         for flag, (fill, text) in ((Flag.OVERDUE, RED), (Flag.AT_RISK, AMBER)):
-            tests = ",".join(f'${letter}2="{label}"' for label in LABELS[flag].values())
-            formula = f"OR({tests})"
+            formula = flag_formula(letter, flag)
             if formula in present:
                 continue
             rule = FormulaRule(
