@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
 
+from automation.errors import LayoutError
 from automation.layout import FieldSpec, Language, Layout, TableSpec
 from automation.model import (
     CellValue,
@@ -77,6 +78,32 @@ def needs_writing(field: FieldSpec, old: CellValue, new: CellValue) -> bool:
     if field.fill and not field.owned and not is_blank(old):
         return False
     return not same_value(old, new)
+
+
+def no_tab(where: str, spec: TableSpec, language: Language) -> LayoutError:
+    """The error for rows appended to a tab the spreadsheet does not have."""
+    return LayoutError(
+        f"{where} has no tab {spec.title(language)!r}: run `automation init` first"
+    )
+
+
+def by_column(
+    rows: list[dict[str, CellValue]], columns: Mapping[str, int], title: str
+) -> list[dict[int, CellValue]]:
+    """Rows of field key to value as rows of 0-based column to value.
+
+    Raises `LayoutError` for a key the tab has no column for.
+    """
+    placed = []
+    for row in rows:
+        for key in row:
+            if key not in columns:
+                raise LayoutError(
+                    f"tab {title!r} has no column for {key!r}: "
+                    "run `automation init` to add it"
+                )
+        placed.append({columns[key]: value for key, value in row.items()})
+    return placed
 
 
 class Backend(Protocol):

@@ -42,7 +42,7 @@ from typing import Any
 import gspread
 from gspread.exceptions import NoValidUrlKeyFound
 
-from automation.backends.base import NO_LISTS, InitReport
+from automation.backends.base import NO_LISTS, InitReport, by_column, no_tab
 from automation.backends.sheets_api import (
     GridChanged,
     Json,
@@ -65,7 +65,7 @@ from automation.backends.sheets_values import (
     quote_title,
     typed_rows,
 )
-from automation.errors import BackendError, LayoutError
+from automation.errors import BackendError
 from automation.layout import Language, Layout, TableSpec, load_layout
 from automation.model import (
     CellValue,
@@ -375,22 +375,14 @@ class SheetsBackend:
         grid = self._read([spec]).grid(spec)
         tab = self._tab_of(spec)
         if tab is None or grid is None:
-            raise LayoutError(
-                f"{self.name} has no tab {spec.title(language)!r}: "
-                "run `automation init` first"
-            )
+            raise no_tab(self.name, spec, language)
         columns = bind(spec, grid).columns
         width = max(columns.values(), default=-1) + 1
         block: list[list[JsonCell | None]] = []
-        for row in rows:
+        for row in by_column(rows, columns, tab.title):
             values: list[JsonCell | None] = [None] * width
-            for key, value in row.items():
-                if key not in columns:
-                    raise LayoutError(
-                        f"tab {tab.title!r} has no column for {key!r}: "
-                        "run `automation init` to add it"
-                    )
-                values[columns[key]] = cell_json(value)
+            for column, value in row.items():
+                values[column] = cell_json(value)
             block.append(values)
         if not block or not width:
             return

@@ -31,7 +31,7 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
-from automation.backends.base import NO_LISTS, InitReport
+from automation.backends.base import NO_LISTS, InitReport, by_column, no_tab
 from automation.backends.cells import (
     bind_header,
     cell_value,
@@ -41,7 +41,7 @@ from automation.backends.cells import (
 )
 from automation.backends.workbook_layout import lay_out
 from automation.backends.workbook_plan import PlanWriter
-from automation.errors import BackendError, ConflictError, LayoutError
+from automation.errors import BackendError, ConflictError
 from automation.files import write_atomically
 from automation.layout import Language, Layout
 from automation.model import (
@@ -165,21 +165,12 @@ class WorkbookBackend:
         spec = layout.table(table_key)
         sheet = find_sheet(book, spec)
         if sheet is None:
-            raise LayoutError(
-                f"{self.name} has no tab {spec.title(language)!r}: "
-                "run `automation init` first"
-            )
-
-        columns = dict(bind_header(spec, sheet).columns)
+            raise no_tab(self.name, spec, language)
+        columns = bind_header(spec, sheet).columns
         next_row = last_used_row(sheet) + 1
-        for offset, row in enumerate(rows):
-            for key, value in row.items():
-                if key not in columns:
-                    raise LayoutError(
-                        f"tab {sheet.title!r} has no column for {key!r}: "
-                        "run `automation init` to add it"
-                    )
-                put_value(sheet.cell(next_row + offset, columns[key] + 1), value)
+        for offset, row in enumerate(by_column(rows, columns, sheet.title)):
+            for column, value in row.items():
+                put_value(sheet.cell(next_row + offset, column + 1), value)
         self._save(book, expected=_version(data))
         logger.info("appended %d rows to %s of %s", len(rows), table_key, self.name)
 
