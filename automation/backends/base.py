@@ -9,7 +9,7 @@ no zone with a cell.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
@@ -18,12 +18,14 @@ from automation.errors import LayoutError
 from automation.layout import FieldSpec, Language, Layout, TableSpec
 from automation.model import (
     CellValue,
+    RowEdit,
     Snapshot,
     WritePlan,
     WriteReport,
     is_blank,
     same_value,
 )
+from automation.parsing import parse_id
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +80,31 @@ def needs_writing(field: FieldSpec, old: CellValue, new: CellValue) -> bool:
     if field.fill and not field.owned and not is_blank(old):
         return False
     return not same_value(old, new)
+
+
+def id_rows(cells: Iterable[tuple[int, CellValue]]) -> dict[str, list[int]]:
+    """The rows (1-based) each id is in, from (row, id cell) pairs; ids cleaned as
+    the engine cleans them, so "ＲＥＱ１" typed in full width is "REQ1"."""
+    index: dict[str, list[int]] = {}
+    for number, value in cells:
+        text = parse_id(value)
+        if text is not None:
+            index.setdefault(text, []).append(number)
+    return index
+
+
+def row_of(ids: Mapping[str, list[int]], edit: RowEdit) -> int | None:
+    """The one row holding `edit`'s id now, or None (logged) when it is in 0 or 2+."""
+    found = ids.get(parse_id(edit.item_id) or "", [])
+    if len(found) == 1:
+        return found[0]
+    logger.info(
+        "row %d of %s: its id is in %d rows now; left for the next cycle",
+        edit.row,
+        edit.table,
+        len(found),
+    )
+    return None
 
 
 def no_tab(where: str, spec: TableSpec, language: Language) -> LayoutError:

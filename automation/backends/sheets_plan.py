@@ -17,7 +17,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from automation.backends.base import needs_writing, writable_field
+from automation.backends.base import (
+    id_rows,
+    needs_writing,
+    row_of,
+    writable_field,
+)
 from automation.backends.sheets_api import Json
 from automation.backends.sheets_check import Written, identity
 from automation.backends.sheets_requests import (
@@ -43,7 +48,6 @@ from automation.model import (
     fingerprint,
     same_value,
 )
-from automation.parsing import parse_id
 
 logger = logging.getLogger(__name__)
 
@@ -59,28 +63,16 @@ class Fresh:
     table: BoundTable
     ids: dict[str, list[int]] | None = None
 
-    def locate(self, edit: RowEdit) -> list[CellValue] | None:
+    def locate(self, edit: RowEdit) -> tuple[int, list[CellValue]] | None:
+        """The row to edit now and its cells: by id when it has one, else by number."""
         rows = self.table.grid.rows
         if edit.item_id is None:
-            return rows[edit.row - 1] if 2 <= edit.row <= len(rows) else None
-        if self.ids is None:
-            self.ids = _ids(self.table)
-        found = self.ids.get(parse_id(edit.item_id) or "", [])
-        if len(found) != 1:
-            logger.info(
-                "row %d of %s: its id is in %d rows now; left for the next cycle",
-                edit.row,
-                edit.table,
-                len(found),
-            )
-            return None
-        return rows[found[0] - 1]
-
-    def number(self, edit: RowEdit) -> int:
-        if edit.item_id is None:
-            return edit.row
-        assert self.ids is not None
-        return self.ids[parse_id(edit.item_id) or ""][0]
+            number: int | None = edit.row if 2 <= edit.row <= len(rows) else None
+        else:
+            if self.ids is None:
+                self.ids = _ids(self.table)
+            number = row_of(self.ids, edit)
+        return None if number is None else (number, rows[number - 1])
 
 
 @dataclass
@@ -99,10 +91,11 @@ class SheetChanges:
 
     def edit(self, edit: RowEdit, spec: TableSpec, fresh_read: Snapshot) -> None:
         fresh = self._fresh(spec, fresh_read)
-        row = fresh.locate(edit) if fresh else None
-        if fresh is None or row is None:
+        found = fresh.locate(edit) if fresh else None
+        if fresh is None or found is None:
             self.skipped.append(f"{edit.table}:{edit.row}")
             return
+        number, row = found
         if fingerprint(fresh.table, row) != edit.fingerprint:
             logger.info(
                 "row %d of %s was edited while the cycle ran; left for the next cycle",
@@ -111,7 +104,6 @@ class SheetChanges:
             )
             self.skipped.append(f"{edit.table}:{edit.row}")
             return
-        number = fresh.number(edit)
         title = fresh.table.grid.title
         cells: dict[str, CellValue] = {}
         fills: set[str] = set()
@@ -319,12 +311,7 @@ def _fields(spec: TableSpec, content: TabContent) -> list[tuple[int, FieldSpec]]
 
 def _ids(table: BoundTable) -> dict[str, list[int]]:
     column = table.columns.get(table.spec.id_key or "")
-    index: dict[str, list[int]] = {}
     if column is None:
-        return index
-    for number, row in enumerate(table.grid.rows[1:], start=2):
-        if column < len(row):
-            text = parse_id(row[column])
-            if text is not None:
-                index.setdefault(text, []).append(number)
-    return index
+        return {}
+    rows = enumerate(table.grid.rows[1:], start=2)
+    return id_rows((n, row[column]) for n, row in rows if column < len(row))

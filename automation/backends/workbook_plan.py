@@ -15,7 +15,12 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
-from automation.backends.base import needs_writing, writable_field
+from automation.backends.base import (
+    id_rows,
+    needs_writing,
+    row_of,
+    writable_field,
+)
 from automation.backends.cells import bind_header, cell_value, find_sheet, put_value
 from automation.layout import FieldSpec, Language, Layout, TableSpec
 from automation.model import (
@@ -28,7 +33,6 @@ from automation.model import (
     is_blank,
     same_value,
 )
-from automation.parsing import parse_id
 
 logger = logging.getLogger(__name__)
 
@@ -137,16 +141,7 @@ class PlanWriter:
             return edit.row if in_range else None
         if table.ids is None:
             table.ids = _id_index(table)
-        found = table.ids.get(parse_id(edit.item_id) or "", [])
-        if len(found) != 1:
-            logger.info(
-                "row %d of %s: its id is in %d rows now; left for the next cycle",
-                edit.row,
-                edit.table,
-                len(found),
-            )
-            return None
-        return found[0]
+        return row_of(table.ids, edit)
 
     def apply_content(self, content: TabContent) -> None:
         """Make a tab the service owns hold exactly `content.rows`."""
@@ -186,12 +181,7 @@ class PlanWriter:
 
 def _id_index(table: _Table) -> dict[str, list[int]]:
     column = table.columns.get(table.spec.id_key or "")
-    index: dict[str, list[int]] = {}
     if column is None:
-        return index
+        return {}
     cells = table.sheet.iter_rows(min_row=2, min_col=column + 1, max_col=column + 1)
-    for number, (cell,) in enumerate(cells, start=2):
-        text = parse_id(cell_value(cell))
-        if text is not None:
-            index.setdefault(text, []).append(number)
-    return index
+    return id_rows((n, cell_value(cell)) for n, (cell,) in enumerate(cells, start=2))
